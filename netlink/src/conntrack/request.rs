@@ -1,0 +1,234 @@
+//! Encoding requests: dumps (filtered), get by tuple, delete, flush, and the
+//! statistics queries. Several requests can share one buffer, to be sent in
+//! one `sendmsg` (the kernel processes every message of a datagram).
+
+use std::ops::{Deref, DerefMut};
+
+use super::attribute::*;
+use super::filter::KernelFilter;
+use super::tuple::Tuple;
+use crate::attr::AttrWriter;
+use crate::header::*;
+
+/// A buffer of one or more requests.
+#[derive(Debug, Default, Clone)]
+pub struct RequestBuf {
+    buf: Vec<u8>,
+    count: usize,
+}
+
+impl RequestBuf {
+    pub fn new() -> Self {
+        RequestBuf::default()
+    }
+
+    /// The bytes to send.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Number of messages in the buffer.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// Size in bytes.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Empties the buffer, keeping its allocation.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.count = 0;
+    }
+
+    /// Starts a ctnetlink message of type `msg` (`IPCTNL_MSG_CT_*`). Append
+    /// attributes through the returned writer; the length is set when it is
+    /// dropped.
+    pub fn message(&mut self, msg: u8, flags: u16, seq: u32, family: u8) -> MessageWriter<'_> {
+        let start = begin_message(
+            &mut self.buf,
+            ct_msg_type(msg),
+            NLM_F_REQUEST | flags,
+            seq,
+            NfGenMsg {
+                family,
+                // Version 1 makes the kernel honour the family on flushes
+                // (ctnetlink_del_conntrack); other requests ignore it.
+                version: NFNETLINK_V1,
+                res_id: 0,
+            },
+        );
+        self.count += 1;
+        MessageWriter {
+            buf: &mut self.buf,
+            start,
+        }
+    }
+}
+
+/// Appends attributes to one message; patches its length on drop.
+pub struct MessageWriter<'b> {
+    buf: &'b mut Vec<u8>,
+    start: usize,
+}
+
+impl MessageWriter<'_> {
+    /// An attribute writer for this message.
+    pub fn attrs(&mut self) -> AttrWriter<'_> {
+        AttrWriter::new(self.buf)
+    }
+}
+
+impl Drop for MessageWriter<'_> {
+    fn drop(&mut self) {
+        finish_message(self.buf, self.start);
+    }
+}
+
+/// A helper so call sites read `req.message(..).attrs().put(..)`.
+impl<'b> Deref for MessageWriter<'b> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        self.buf
+    }
+}
+
+impl<'b> DerefMut for MessageWriter<'b> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
+}
+
+/// Appends a dump request (`IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`) for the
+/// entries `filter` selects. conntrack(8): `-L`.
+pub fn dump(req: &mut RequestBuf, seq: u32, filter: &KernelFilter) {
+    let mut m = req.message(IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq, filter.family);
+    filter.encode(&mut m.attrs());
+}
+
+/// Appends a dump-and-zero-counters request (`IPCTNL_MSG_CT_GET_CTRZERO`).
+/// conntrack(8): `-L -z`.
+pub fn dump_zero_counters(req: &mut RequestBuf, seq: u32, filter: &KernelFilter) {
+    let mut m = req.message(IPCTNL_MSG_CT_GET_CTRZERO, NLM_F_DUMP, seq, filter.family);
+    filter.encode(&mut m.attrs());
+}
+
+/// Appends a request for the one entry whose original tuple is `orig`
+/// (addresses, protocol and ports or ICMP fields must all be set).
+/// conntrack(8): `-G`.
+pub fn get(req: &mut RequestBuf, seq: u32, orig: &Tuple, zone: Option<u16>) {
+    let family = orig.family().unwrap_or(AF_UNSPEC);
+    let mut m = req.message(IPCTNL_MSG_CT_GET, NLM_F_ACK, seq, family);
+    let mut w = m.attrs();
+    orig.encode(&mut w, CTA_TUPLE_ORIG);
+    if let Some(z) = zone {
+        w.put_be16(CTA_ZONE, z);
+    }
+}
+
+/// Appends a request to delete the entry with original tuple `orig`; with
+/// `id`, only if the entry found still has that id (guards against deleting
+/// a newer connection that reused the tuple). Without `ack` the kernel
+/// answers only on error. conntrack(8): `-D` with a full tuple.
+pub fn delete(
+    req: &mut RequestBuf,
+    seq: u32,
+    orig: &Tuple,
+    zone: Option<u16>,
+    id: Option<u32>,
+    ack: bool,
+) {
+    let family = orig.family().unwrap_or(AF_UNSPEC);
+    let flags = if ack { NLM_F_ACK } else { 0 };
+    let mut m = req.message(IPCTNL_MSG_CT_DELETE, flags, seq, family);
+    let mut w = m.attrs();
+    orig.encode(&mut w, CTA_TUPLE_ORIG);
+    if let Some(z) = zone {
+        w.put_be16(CTA_ZONE, z);
+    }
+    if let Some(id) = id {
+        w.put_be32(CTA_ID, id);
+    }
+}
+
+/// Appends a flush request: a `DELETE` without a tuple removes every entry
+/// `filter` selects (`ctnetlink_flush_conntrack`). An empty filter flushes
+/// the whole table of this network namespace. conntrack(8): `-F`.
+pub fn flush(req: &mut RequestBuf, seq: u32, filter: &KernelFilter) {
+    let mut m = req.message(IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq, filter.family);
+    filter.encode(&mut m.attrs());
+}
+
+/// Appends a `GET_STATS` request: the entry count of this network namespace
+/// and the global maximum. conntrack(8): `-C`.
+pub fn stats(req: &mut RequestBuf, seq: u32) {
+    drop(req.message(IPCTNL_MSG_CT_GET_STATS, NLM_F_ACK, seq, AF_UNSPEC));
+}
+
+/// Appends a `GET_STATS_CPU` dump request: per-CPU counters. conntrack(8): `-S`.
+pub fn stats_cpu(req: &mut RequestBuf, seq: u32) {
+    drop(req.message(IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, seq, AF_UNSPEC));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attr::Attrs;
+    use crate::header::Messages;
+
+    #[test]
+    fn batch_of_deletes() {
+        let mut req = RequestBuf::new();
+        let t = Tuple {
+            src: Some("10.1.1.1".parse().unwrap()),
+            dst: Some("10.1.1.2".parse().unwrap()),
+            proto: Some(6),
+            src_port: Some(1),
+            dst_port: Some(2),
+            ..Tuple::default()
+        };
+        for seq in 1..=3 {
+            delete(&mut req, seq, &t, None, Some(seq * 10), false);
+        }
+        assert_eq!(req.count(), 3);
+        let msgs: Vec<_> = Messages::new(req.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(msgs.len(), 3);
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(m.header.msg(), IPCTNL_MSG_CT_DELETE);
+            assert_eq!(m.header.flags, NLM_F_REQUEST);
+            let (nfgen, attrs) = m.netfilter().unwrap();
+            assert_eq!(nfgen.family, AF_INET);
+            let id = Attrs::new(attrs)
+                .map(Result::unwrap)
+                .find(|a| a.kind == CTA_ID)
+                .unwrap();
+            assert_eq!(id.be32("CTA_ID").unwrap(), (i as u32 + 1) * 10);
+        }
+    }
+
+    #[test]
+    fn dump_request_carries_family_and_version_1() {
+        let mut req = RequestBuf::new();
+        dump(
+            &mut req,
+            5,
+            &KernelFilter {
+                family: AF_INET6,
+                ..KernelFilter::default()
+            },
+        );
+        let m = Messages::new(req.as_bytes()).next().unwrap().unwrap();
+        assert_eq!(m.header.flags, NLM_F_REQUEST | NLM_F_DUMP);
+        let (nfgen, attrs) = m.netfilter().unwrap();
+        assert_eq!((nfgen.family, nfgen.version), (AF_INET6, NFNETLINK_V1));
+        assert!(attrs.is_empty());
+    }
+}

@@ -1,0 +1,130 @@
+//! Streaming dumps in constant memory, with the kernel's work and ours on
+//! two threads.
+//!
+//! The kernel builds each dump datagram inside `recvmsg` (`netlink_recvmsg`
+//! calls `netlink_dump` after copying the previous one out), so the thread
+//! that receives pays for the kernel's walk of the table. [`pipelined`]
+//! receives on one thread and hands full buffers to the caller's thread,
+//! which decodes, filters and formats them while the next datagram is
+//! being built. A fixed pool of buffers bounds memory whatever the table
+//! size.
+
+use std::ops::ControlFlow;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use crate::conntrack::RequestBuf;
+use crate::error::Error;
+use crate::header::{Message, Messages};
+use crate::socket::{classify, first_seq, Reply, Socket, RECV_BUF};
+
+/// Buffers in flight between the receiving thread and the consumer.
+const POOL: usize = 8;
+
+/// Runs each request (dumps, one after the other) and calls `consume` on
+/// the caller's thread for every data message, while another thread keeps
+/// receiving. `consume` may stop the dump early by breaking.
+///
+/// Errors from the kernel (a rejected filter, a failed dump) end the run
+/// with [`Error::Kernel`]; errors from `consume` are returned as they are.
+pub fn pipelined<F, E>(
+    sock: &mut Socket,
+    requests: &[RequestBuf],
+    op: &'static str,
+    mut consume: F,
+) -> Result<(), E>
+where
+    F: FnMut(&Message<'_>) -> Result<ControlFlow<()>, E>,
+    E: From<Error> + Send,
+{
+    let sock: &Socket = sock;
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = sync_channel::<Result<(Vec<u8>, usize), Error>>(POOL);
+        let (free_tx, free_rx) = sync_channel::<Vec<u8>>(POOL + 1);
+        scope.spawn(move || receive_all(sock, requests, op, full_tx, free_rx));
+
+        let result = consume_all(&full_rx, &free_tx, &mut consume);
+        // Dropping the channels tells the receiver to stop if we ended
+        // early; it notices at its next hand-over.
+        drop(full_rx);
+        drop(free_tx);
+        result
+    })
+}
+
+fn receive_all(
+    sock: &Socket,
+    requests: &[RequestBuf],
+    op: &'static str,
+    full: SyncSender<Result<(Vec<u8>, usize), Error>>,
+    free: Receiver<Vec<u8>>,
+) {
+    for req in requests {
+        let seq = first_seq(req.as_bytes());
+        if let Err(e) = sock.send(req.as_bytes(), op) {
+            let _ = full.send(Err(e));
+            return;
+        }
+        loop {
+            let mut buf = free.try_recv().unwrap_or_else(|_| vec![0u8; RECV_BUF]);
+            let n = match sock.recv(&mut buf, op) {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = full.send(Err(e));
+                    return;
+                }
+            };
+            let end = match dump_progress(&buf[..n], seq, op) {
+                Ok(end) => end,
+                Err(e) => {
+                    let _ = full.send(Err(e));
+                    return;
+                }
+            };
+            if full.send(Ok((buf, n))).is_err() {
+                return; // the consumer stopped
+            }
+            if end {
+                break;
+            }
+        }
+    }
+}
+
+fn consume_all<F, E>(
+    full: &Receiver<Result<(Vec<u8>, usize), Error>>,
+    free: &SyncSender<Vec<u8>>,
+    consume: &mut F,
+) -> Result<(), E>
+where
+    F: FnMut(&Message<'_>) -> Result<ControlFlow<()>, E>,
+    E: From<Error>,
+{
+    for item in full {
+        let (buf, n) = item?;
+        for msg in Messages::new(&buf[..n]) {
+            let msg = msg.map_err(Error::decode("dump"))?;
+            // Only payload messages reach the consumer: the receiver has
+            // already acted on NLMSG_DONE and NLMSG_ERROR.
+            if msg.header.kind >= 0x10 && consume(&msg)?.is_break() {
+                return Ok(());
+            }
+        }
+        let _ = free.try_send(buf);
+    }
+    Ok(())
+}
+
+/// Whether a received datagram ends the dump with sequence `seq`; a kernel
+/// error in it becomes [`Error::Kernel`].
+pub fn dump_progress(buf: &[u8], seq: u32, op: &'static str) -> Result<bool, Error> {
+    for msg in Messages::new(buf) {
+        let msg = msg.map_err(Error::decode(op))?;
+        if msg.header.seq != seq {
+            continue;
+        }
+        if classify(&msg, op)? == Reply::End {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

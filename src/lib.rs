@@ -1,1 +1,36 @@
+//! ctctl: manage the Linux connection-tracking table (`nf_conntrack`) over
+//! ctnetlink.
+//!
+//! The library is the domain layer over [`ctctl_netlink`]: a [`Conntrack`]
+//! handle per network namespace, [`Filter`]s that select entries (sent to
+//! the kernel where it can apply them), and streaming in constant memory.
+//!
+//! ```no_run
+//! use std::ops::ControlFlow;
+//! use ctctl::{Conntrack, Filter, filter::StateMatch};
+//!
+//! let mut ct = Conntrack::open()?;
+//! let filter = Filter {
+//!     state: Some(StateMatch::parse("TIME_WAIT", None).unwrap()),
+//!     ..Filter::default()
+//! }
+//! .normalize()?;
+//! let mut n = 0u64;
+//! ct.for_each(&filter, |_flow| {
+//!     n += 1;
+//!     ControlFlow::Continue(())
+//! })?;
+//! println!("{n} entries in TIME_WAIT");
+//! # Ok::<(), ctctl::Error>(())
+//! ```
 
+pub mod cli;
+pub mod conntrack;
+pub mod error;
+pub mod filter;
+pub mod netns;
+
+pub use conntrack::Conntrack;
+pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
+pub use error::{Error, Result};
+pub use filter::Filter;

@@ -1,1 +1,32 @@
-fn main() {}
+//! The `ctctl` binary: parse arguments, run, map the result to an exit code.
+
+use clap::Parser;
+
+use ctctl::cli::{self, args::Cli, exit, Outcome};
+
+fn main() {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .init();
+
+    let code = match cli::run(cli) {
+        Ok(Outcome::Ok) => exit::OK,
+        Ok(Outcome::NotFound) => exit::NOT_FOUND,
+        Err(err) => {
+            let (code, msg) = exit::classify(&err);
+            if let Some(msg) = msg {
+                eprintln!("ctctl: {msg}");
+            }
+            code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,151 @@
+//! The command-line tool: argument structs, renderers and the commands.
+//! `main.rs` only parses arguments, calls [`run`] and exits with the code
+//! [`exit::classify`] picks.
+
+pub mod args;
+pub mod count;
+pub mod exit;
+pub mod json;
+pub mod output;
+pub mod text;
+
+use std::ops::ControlFlow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::bail;
+use ctctl_netlink::conntrack::{proto, EventKind, Flow, Tuple};
+
+use crate::filter::has_ports;
+use crate::{netns, Conntrack};
+use args::{Cli, Command, Format, GetArgs, ListArgs};
+use output::Out;
+use text::TextOpts;
+
+/// How a command ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 1: nothing matched where a match was asked for.
+    NotFound,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if let Some(ns) = &cli.netns {
+        // Before any thread or socket exists, so everything below (sockets,
+        // /proc/sys/net) is in that namespace.
+        netns::enter(ns)?;
+    }
+    match &cli.command {
+        Command::List(a) => list(&cli, a),
+        Command::Get(a) => get(&cli, a),
+        Command::Count(a) => count::run(&cli, a),
+    }
+}
+
+/// Turns flows into lines of the chosen format.
+#[derive(Debug, Clone, Copy)]
+pub struct Render {
+    pub format: Format,
+    pub text: TextOpts,
+    /// Seconds since the epoch, for `delta-time=`.
+    pub now: u64,
+}
+
+impl Render {
+    pub fn new(format: Format, show_id: bool) -> Render {
+        Render {
+            format,
+            text: TextOpts {
+                extended: format == Format::Extended,
+                show_id,
+            },
+            now: now_ns() / 1_000_000_000,
+        }
+    }
+
+    /// Appends one record (no newline). `event` is the event kind and its
+    /// time in ns since the epoch.
+    #[inline]
+    pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<(EventKind, u64)>) {
+        match self.format {
+            Format::Json => json::write_flow(out, f, event),
+            Format::Text | Format::Extended => {
+                text::write_flow(out, f, event.map(|(k, _)| k), self.text, self.now)
+            }
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
+    let filter = a.filter.to_filter()?;
+    let mut ct = Conntrack::open()?;
+    let render = Render::new(cli.output, a.id);
+    let mut out = Out::stdout();
+    ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        render.flow(out.buf(), f, None);
+        out.line_done()?;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+/// The original tuple `get` asks for, checked for completeness.
+pub fn get_tuple(a: &GetArgs) -> anyhow::Result<Tuple> {
+    if a.src.is_ipv4() != a.dst.is_ipv4() {
+        bail!("--src and --dst must be of the same family");
+    }
+    let mut t = Tuple {
+        src: Some(a.src),
+        dst: Some(a.dst),
+        proto: Some(a.proto),
+        ..Tuple::default()
+    };
+    if has_ports(a.proto) {
+        match (a.sport, a.dport) {
+            (Some(s), Some(d)) => {
+                t.src_port = Some(s);
+                t.dst_port = Some(d);
+            }
+            _ => bail!("a {} entry is found by its ports: give --sport and --dport", crate::filter::proto_name(a.proto)),
+        }
+    } else if a.proto == proto::ICMP || a.proto == proto::ICMPV6 {
+        match (a.icmp_type, a.icmp_code, a.icmp_id) {
+            (Some(ty), Some(code), Some(id)) => {
+                t.icmp_type = Some(ty);
+                t.icmp_code = Some(code);
+                t.icmp_id = Some(id);
+            }
+            _ => bail!("an ICMP entry is found by --icmp-type, --icmp-code and --icmp-id"),
+        }
+    }
+    Ok(t)
+}
+
+fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {
+    let tuple = get_tuple(a)?;
+    let mut ct = Conntrack::open()?;
+    match ct.get(&tuple, a.zone)? {
+        Some(f) => {
+            let mut out = Out::stdout();
+            Render::new(cli.output, a.id).flow(out.buf(), &f, None);
+            out.line_done()?;
+            out.flush()?;
+            Ok(Outcome::Ok)
+        }
+        None => {
+            eprintln!("ctctl: not found");
+            Ok(Outcome::NotFound)
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The [`Conntrack`] handle: one ctnetlink socket and the operations on it.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use ctctl_netlink::conntrack::{request, Flow, RequestBuf, Tuple};
+use ctctl_netlink::dump;
+use ctctl_netlink::header::{IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW};
+use ctctl_netlink::stats::{CpuStats, GlobalStats};
+use ctctl_netlink::Socket;
+
+use crate::error::{Error, Result};
+use crate::filter::Filter;
+use crate::netns;
+
+/// A handle on the conntrack table of one network namespace.
+///
+/// Every operation needs `CAP_NET_ADMIN` in that namespace.
+#[derive(Debug)]
+pub struct Conntrack {
+    sock: Socket,
+}
+
+impl Conntrack {
+    /// Opens the table of the calling thread's network namespace.
+    pub fn open() -> Result<Conntrack> {
+        Ok(Conntrack {
+            sock: Socket::open()?,
+        })
+    }
+
+    /// Opens the table of another network namespace, by name (as `ip netns`
+    /// names them) or path (`/proc/PID/ns/net`). The calling thread stays
+    /// where it is.
+    pub fn in_netns(name_or_path: impl AsRef<Path>) -> Result<Conntrack> {
+        let arg = name_or_path.as_ref().to_string_lossy().into_owned();
+        netns::run_in(&arg, Conntrack::open)?
+    }
+
+    /// The underlying socket, for requests this API does not wrap.
+    pub fn socket(&mut self) -> &mut Socket {
+        &mut self.sock
+    }
+
+    /// The entry count of this namespace and the global maximum, without a
+    /// dump (`IPCTNL_MSG_CT_GET_STATS`). conntrack(8): `-C`. Linux 4.?+.
+    pub fn stats(&mut self) -> Result<GlobalStats> {
+        let mut req = RequestBuf::new();
+        request::stats(&mut req, self.sock.next_seq());
+        let mut out = None;
+        self.sock.transact(&req, "stats", |msg| {
+            if msg.header.msg() == IPCTNL_MSG_CT_GET_STATS {
+                out = Some(
+                    GlobalStats::decode(msg)
+                        .map_err(|source| ctctl_netlink::Error::Decode { op: "stats", source })?,
+                );
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        out.ok_or(Error::Netlink(ctctl_netlink::Error::Protocol {
+            op: "stats",
+            what: "the kernel acknowledged GET_STATS without sending statistics",
+        }))
+    }
+
+    /// Per-CPU statistics (`IPCTNL_MSG_CT_GET_STATS_CPU`). conntrack(8): `-S`.
+    pub fn stats_cpu(&mut self) -> Result<Vec<CpuStats>> {
+        let mut req = RequestBuf::new();
+        request::stats_cpu(&mut req, self.sock.next_seq());
+        let mut out = Vec::new();
+        self.sock.transact(&req, "stats", |msg| {
+            out.push(
+                CpuStats::decode(msg)
+                    .map_err(|source| ctctl_netlink::Error::Decode { op: "stats", source })?,
+            );
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(out)
+    }
+
+    /// The entry whose original tuple is `orig` (all of addresses, protocol
+    /// and ports or ICMP fields set), or `None`. conntrack(8): `-G`.
+    pub fn get(&mut self, orig: &Tuple, zone: Option<u16>) -> Result<Option<Flow<'static>>> {
+        let mut req = RequestBuf::new();
+        request::get(&mut req, self.sock.next_seq(), orig, zone);
+        let mut out = None;
+        let r = self.sock.transact(&req, "get", |msg| {
+            if msg.header.msg() == IPCTNL_MSG_CT_NEW {
+                let f = Flow::decode(msg)
+                    .map_err(|source| ctctl_netlink::Error::Decode { op: "get", source })?;
+                out = Some(f.into_owned());
+            }
+            Ok(ControlFlow::Continue(()))
+        });
+        match r {
+            Ok(()) => Ok(out),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Streams the entries `filter` selects to `f`, in constant memory: the
+    /// kernel applies what it can, the rest is matched here. The socket is
+    /// read on a second thread while `f` runs on this one. `f` may stop the
+    /// dump by returning `ControlFlow::Break`. conntrack(8): `-L`.
+    pub fn stream<F, E>(&mut self, filter: &Filter, mut f: F) -> std::result::Result<(), E>
+    where
+        F: FnMut(&Flow<'_>) -> std::result::Result<ControlFlow<()>, E>,
+        E: From<ctctl_netlink::Error> + Send,
+    {
+        let requests = self.dump_requests(filter);
+        dump::pipelined(&mut self.sock, &requests, "dump", |msg| {
+            if msg.header.msg() != IPCTNL_MSG_CT_NEW {
+                return Ok(ControlFlow::Continue(()));
+            }
+            let flow = Flow::decode(msg)
+                .map_err(|source| ctctl_netlink::Error::Decode { op: "dump", source })?;
+            if filter.matches(&flow) {
+                f(&flow)
+            } else {
+                Ok(ControlFlow::Continue(()))
+            }
+        })
+    }
+
+    /// Like [`Conntrack::stream`], on the calling thread only.
+    pub fn for_each<F>(&mut self, filter: &Filter, mut f: F) -> Result<()>
+    where
+        F: FnMut(&Flow<'_>) -> ControlFlow<()>,
+    {
+        for req in self.dump_requests(filter) {
+            let mut stopped = false;
+            self.sock.transact(&req, "dump", |msg| {
+                if stopped || msg.header.msg() != IPCTNL_MSG_CT_NEW {
+                    return Ok(ControlFlow::Continue(()));
+                }
+                let flow = Flow::decode(msg)
+                    .map_err(|source| ctctl_netlink::Error::Decode { op: "dump", source })?;
+                if filter.matches(&flow) && f(&flow).is_break() {
+                    stopped = true;
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
+            if stopped {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every entry `filter` selects, collected. For small tables and tests;
+    /// prefer [`Conntrack::stream`] on real tables.
+    pub fn dump(&mut self, filter: &Filter) -> Result<Vec<Flow<'static>>> {
+        let mut out = Vec::new();
+        self.for_each(filter, |f| {
+            out.push(f.clone().into_owned());
+            ControlFlow::Continue(())
+        })?;
+        Ok(out)
+    }
+
+    fn dump_requests(&mut self, filter: &Filter) -> Vec<RequestBuf> {
+        filter
+            .kernel_filters()
+            .iter()
+            .map(|kf| {
+                let mut req = RequestBuf::new();
+                request::dump(&mut req, self.sock.next_seq(), kf);
+                req
+            })
+            .collect()
+    }
+}

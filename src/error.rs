@@ -1,0 +1,41 @@
+//! Errors of the domain API.
+
+use std::path::PathBuf;
+
+use crate::filter::FilterError;
+use crate::netns::NetnsError;
+
+/// Anything a ctctl operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A netlink operation failed (keeps the kernel errno and the operation).
+    #[error(transparent)]
+    Netlink(#[from] ctctl_netlink::Error),
+    /// A network namespace could not be entered.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    /// A filter value that does not parse or contradicts another.
+    #[error(transparent)]
+    Filter(#[from] FilterError),
+    /// A file under /proc or /sys could not be read or written.
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The errno behind the error, if there is one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Netlink(e) => e.errno(),
+            Error::File { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

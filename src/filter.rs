@@ -1,0 +1,802 @@
+//! Selecting entries: the criteria of `list`, `count` and friends, their
+//! parsers (conntrack(8) spellings), the userspace match, and the part of
+//! the criteria the kernel can apply itself.
+//!
+//! Everything the running kernel can filter is sent to it (see
+//! [`ctctl_netlink::conntrack::filter`]); every criterion is also matched
+//! again in userspace while streaming, so results are right on kernels
+//! that ignore a filter attribute they do not know.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES, TCP_STATES};
+use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, Status, Tuple};
+use ctctl_netlink::header::{AF_INET, AF_INET6};
+
+/// A filter value that does not parse; names the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {flag} '{value}': {reason}")]
+pub struct FilterError {
+    pub flag: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl FilterError {
+    pub fn new(flag: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        FilterError {
+            flag,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// An address or a CIDR prefix (`10.0.0.0/8`, `2001:db8::/32`, `10.0.0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `ADDR` or `ADDR/PREFIX`.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .parse()
+            .map_err(|_| "not an IPv4 or IPv6 address".to_string())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("prefix length must be 0 to {max}")),
+            },
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether this is a single address (full-length prefix).
+    pub fn is_host(&self) -> bool {
+        self.prefix == if self.addr.is_ipv4() { 32 } else { 128 }
+    }
+
+    /// `AF_INET` or `AF_INET6`.
+    pub fn family(&self) -> u8 {
+        if self.addr.is_ipv4() {
+            AF_INET
+        } else {
+            AF_INET6
+        }
+    }
+
+    /// Whether `ip` is inside the prefix (an address of the other family never is).
+    #[inline]
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let shift = 32 - self.prefix as u32;
+                let mask = if shift == 32 { 0 } else { u32::MAX << shift };
+                u32::from(net) & mask == u32::from(*ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let shift = 128 - self.prefix as u32;
+                let mask = if shift == 128 { 0 } else { u128::MAX << shift };
+                u128::from(net) & mask == u128::from(*ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_host() {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+/// Layer-4 protocol names as conntrack(8) prints them.
+pub const PROTO_NAMES: [(u8, &str); 8] = [
+    (proto::TCP, "tcp"),
+    (proto::UDP, "udp"),
+    (proto::UDPLITE, "udplite"),
+    (proto::ICMP, "icmp"),
+    (proto::ICMPV6, "icmpv6"),
+    (proto::SCTP, "sctp"),
+    (proto::GRE, "gre"),
+    (proto::DCCP, "dccp"),
+];
+
+/// The name conntrack(8) prints for layer-4 protocol `num` (`unknown` for
+/// the rest).
+pub fn proto_name(num: u8) -> &'static str {
+    PROTO_NAMES
+        .iter()
+        .find(|(n, _)| *n == num)
+        .map(|(_, s)| *s)
+        .unwrap_or("unknown")
+}
+
+/// Parses a protocol name (`tcp`, `udp`, `icmp`, `icmpv6`/`ipv6-icmp`, ...)
+/// or number.
+pub fn parse_proto(s: &str) -> Result<u8, String> {
+    if let Ok(n) = s.parse::<u8>() {
+        return Ok(n);
+    }
+    let lower = s.to_ascii_lowercase();
+    if lower == "ipv6-icmp" || lower == "icmp6" {
+        return Ok(proto::ICMPV6);
+    }
+    PROTO_NAMES
+        .iter()
+        .find(|(_, name)| *name == lower)
+        .map(|(n, _)| *n)
+        .ok_or_else(|| {
+            "unknown protocol (use tcp, udp, udplite, icmp, icmpv6, sctp, gre, dccp or a number 0-255)"
+                .to_string()
+        })
+}
+
+/// The family name conntrack(8) prints (`ipv4`, `ipv6`, `unknown`).
+pub fn family_name(af: u8) -> &'static str {
+    match af {
+        AF_INET => "ipv4",
+        AF_INET6 => "ipv6",
+        _ => "unknown",
+    }
+}
+
+/// Parses `ipv4` / `ipv6` (also `inet`, `inet6`, `4`, `6`).
+pub fn parse_family(s: &str) -> Result<u8, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "ipv4" | "inet" | "4" => Ok(AF_INET),
+        "ipv6" | "inet6" | "6" => Ok(AF_INET6),
+        _ => Err("use ipv4 or ipv6".to_string()),
+    }
+}
+
+/// Parses an unsigned number in decimal or `0x` hexadecimal.
+pub fn parse_u32(s: &str) -> Result<u32, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse::<u32>(),
+    };
+    r.map_err(|_| "not a number from 0 to 4294967295 (decimal or 0x hex)".to_string())
+}
+
+/// Parses `VALUE[/MASK]` (conntrack(8) `--mark`); the mask defaults to all ones.
+pub fn parse_mark(s: &str) -> Result<(u32, u32), String> {
+    match s.split_once('/') {
+        Some((v, m)) => {
+            let mask = parse_u32(m)?;
+            Ok((parse_u32(v)? & mask, mask))
+        }
+        None => Ok((parse_u32(s)?, u32::MAX)),
+    }
+}
+
+/// Status criteria: bits that must be set and bits that must be clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusMatch {
+    pub set: u32,
+    pub clear: u32,
+}
+
+impl StatusMatch {
+    /// Parses a comma list of status names (`ASSURED,SEEN_REPLY`), where
+    /// `!NAME` means the bit must be clear and `UNREPLIED` means
+    /// `!SEEN_REPLY`, as conntrack(8) `--status` does.
+    pub fn parse(s: &str) -> Result<StatusMatch, String> {
+        let mut m = StatusMatch::default();
+        for word in s.split(',') {
+            let (negated, name) = match word.strip_prefix('!') {
+                Some(n) => (true, n),
+                None => (false, word),
+            };
+            if name.eq_ignore_ascii_case("UNREPLIED") {
+                if negated {
+                    m.set |= Status::SEEN_REPLY.0;
+                } else {
+                    m.clear |= Status::SEEN_REPLY.0;
+                }
+                continue;
+            }
+            let bit = Status::from_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Status::NAMES.iter().map(|(_, n)| *n).collect();
+                format!("unknown status '{name}' (one of {}, UNREPLIED; !NAME negates)", names.join(", "))
+            })?;
+            if negated {
+                m.clear |= bit.0;
+            } else {
+                m.set |= bit.0;
+            }
+        }
+        if m.set & m.clear != 0 {
+            return Err("a status cannot be both required and excluded".to_string());
+        }
+        Ok(m)
+    }
+
+    #[inline]
+    pub fn matches(&self, status: u32) -> bool {
+        status & (self.set | self.clear) == self.set
+    }
+}
+
+/// A set of protocol states of one protocol (TCP, SCTP or DCCP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateMatch {
+    pub proto: u8,
+    /// Bit `n` set: state value `n` matches.
+    pub mask: u32,
+}
+
+impl StateMatch {
+    /// Parses a comma list of state names as conntrack prints them
+    /// (`TIME_WAIT,CLOSE_WAIT`). With `proto` given the names are that
+    /// protocol's; otherwise TCP names are tried first, then SCTP, then DCCP,
+    /// and the protocol is implied.
+    pub fn parse(s: &str, proto_hint: Option<u8>) -> Result<StateMatch, String> {
+        let names: Vec<&str> = s.split(',').map(str::trim).collect();
+        let candidates: Vec<u8> = match proto_hint {
+            Some(p) => {
+                if state_names(p).is_none() {
+                    return Err(format!(
+                        "{} has no connection states (states exist for tcp, sctp and dccp)",
+                        proto_name(p)
+                    ));
+                }
+                vec![p]
+            }
+            None => vec![proto::TCP, proto::SCTP, proto::DCCP],
+        };
+        'proto: for p in candidates {
+            let table = state_names(p).expect("stateful protocol");
+            let mut mask = 0u32;
+            for name in &names {
+                match table.iter().position(|t| t.eq_ignore_ascii_case(name)) {
+                    Some(i) => mask |= 1 << i,
+                    None => continue 'proto,
+                }
+            }
+            return Ok(StateMatch { proto: p, mask });
+        }
+        let bad = names
+            .iter()
+            .find(|n| {
+                ![&TCP_STATES, &SCTP_STATES, &DCCP_STATES]
+                    .iter()
+                    .any(|t| t.iter().any(|x| x.eq_ignore_ascii_case(n)))
+            })
+            .copied()
+            .unwrap_or(s);
+        Err(format!(
+            "unknown state '{bad}' (TCP states: {})",
+            TCP_STATES.join(", ")
+        ))
+    }
+
+    #[inline]
+    pub fn matches(&self, f: &Flow<'_>) -> bool {
+        match &f.proto_info {
+            Some(p) if p.proto() == self.proto => match p.state() {
+                Some(s) if s < 32 => self.mask & (1 << s) != 0,
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
+/// NAT criteria, as conntrack(8) `--src-nat`, `--dst-nat`, `--any-nat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NatMatch {
+    /// Source NAT required; with an address, the NAT source must be it.
+    pub src: Option<Option<IpAddr>>,
+    /// Destination NAT required; with an address, the NAT destination must be it.
+    pub dst: Option<Option<IpAddr>>,
+    /// Either kind of NAT.
+    pub any: bool,
+}
+
+impl NatMatch {
+    pub fn is_empty(&self) -> bool {
+        self.src.is_none() && self.dst.is_none() && !self.any
+    }
+
+    /// Source NAT: the reply goes to another address (or port) than the
+    /// original came from. Compared per family, unlike conntrack 1.4.7,
+    /// whose IPv6 check matches any NATed flow.
+    #[inline]
+    fn is_snat(f: &Flow<'_>, to: Option<IpAddr>) -> bool {
+        let done = f.status.is_some_and(|s| s.contains(Status::SRC_NAT_DONE));
+        if !done {
+            return false;
+        }
+        let addr_changed = f.reply.dst != f.orig.src;
+        let port_changed = f.reply.dst_port != f.orig.src_port;
+        match to {
+            Some(ip) => f.reply.dst == Some(ip),
+            None => addr_changed || port_changed,
+        }
+    }
+
+    #[inline]
+    fn is_dnat(f: &Flow<'_>, to: Option<IpAddr>) -> bool {
+        let done = f.status.is_some_and(|s| s.contains(Status::DST_NAT_DONE));
+        if !done {
+            return false;
+        }
+        let addr_changed = f.reply.src != f.orig.dst;
+        let port_changed = f.reply.src_port != f.orig.dst_port;
+        match to {
+            Some(ip) => f.reply.src == Some(ip),
+            None => addr_changed || port_changed,
+        }
+    }
+
+    #[inline]
+    pub fn matches(&self, f: &Flow<'_>) -> bool {
+        if self.any {
+            return Self::is_snat(f, None) || Self::is_dnat(f, None);
+        }
+        if let Some(to) = self.src {
+            if !Self::is_snat(f, to) {
+                return false;
+            }
+        }
+        if let Some(to) = self.dst {
+            if !Self::is_dnat(f, to) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The criteria of one selection. All set criteria must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    /// `-f`: `AF_INET` or `AF_INET6`.
+    pub family: Option<u8>,
+    /// `-p`: layer-4 protocol number.
+    pub proto: Option<u8>,
+    /// `-s`: original source address or prefix.
+    pub src: Option<Cidr>,
+    /// `-d`: original destination.
+    pub dst: Option<Cidr>,
+    /// `--reply-src`.
+    pub reply_src: Option<Cidr>,
+    /// `--reply-dst`.
+    pub reply_dst: Option<Cidr>,
+    /// `--sport`: original source port.
+    pub sport: Option<u16>,
+    /// `--dport`: original destination port.
+    pub dport: Option<u16>,
+    /// `--icmp-type`, `--icmp-code`, `--icmp-id` (original direction).
+    pub icmp_type: Option<u8>,
+    pub icmp_code: Option<u8>,
+    pub icmp_id: Option<u16>,
+    /// `--state`.
+    pub state: Option<StateMatch>,
+    /// `--status`.
+    pub status: Option<StatusMatch>,
+    /// `--mark VALUE[/MASK]`.
+    pub mark: Option<(u32, u32)>,
+    /// `--zone`.
+    pub zone: Option<u16>,
+    /// `--src-nat`, `--dst-nat`, `--any-nat`.
+    pub nat: NatMatch,
+    /// `--timeout-below SECS`: remaining timeout strictly below.
+    pub timeout_below: Option<u32>,
+    /// `--timeout-above SECS`: remaining timeout strictly above.
+    pub timeout_above: Option<u32>,
+}
+
+impl Filter {
+    /// A filter that selects everything.
+    pub fn all() -> Filter {
+        Filter::default()
+    }
+
+    /// Whether no criterion is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Filter::default()
+    }
+
+    /// Checks the criteria against each other: a family that contradicts an
+    /// address, ports without a port-carrying protocol, a state of another
+    /// protocol. Fills in what is implied (the protocol of a state, the
+    /// family of an address).
+    pub fn normalize(mut self) -> Result<Filter, FilterError> {
+        if let Some(st) = self.state {
+            match self.proto {
+                None => self.proto = Some(st.proto),
+                Some(p) if p != st.proto => {
+                    return Err(FilterError::new(
+                        "--state",
+                        "",
+                        format!("states of {} cannot match -p {}", proto_name(st.proto), proto_name(p)),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        for (flag, c) in [
+            ("--src", self.src),
+            ("--dst", self.dst),
+            ("--reply-src", self.reply_src),
+            ("--reply-dst", self.reply_dst),
+        ] {
+            let Some(c) = c else { continue };
+            match self.family {
+                None => self.family = Some(c.family()),
+                Some(f) if f != c.family() => {
+                    return Err(FilterError::new(
+                        flag,
+                        &c.to_string(),
+                        format!("address is not {}", family_name(f)),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if self.sport.is_some() || self.dport.is_some() {
+            if let Some(p) = self.proto {
+                if !has_ports(p) {
+                    return Err(FilterError::new(
+                        if self.sport.is_some() { "--sport" } else { "--dport" },
+                        &self.sport.or(self.dport).unwrap_or(0).to_string(),
+                        format!("{} has no ports", proto_name(p)),
+                    ));
+                }
+            }
+        }
+        if let (Some(b), Some(a)) = (self.timeout_below, self.timeout_above) {
+            if b <= a.saturating_add(1) {
+                return Err(FilterError::new(
+                    "--timeout-below",
+                    &b.to_string(),
+                    format!("nothing can be below {b} and above {a}"),
+                ));
+            }
+        }
+        Ok(self)
+    }
+
+    /// The userspace match: every criterion.
+    #[inline]
+    pub fn matches(&self, f: &Flow<'_>) -> bool {
+        if let Some(fam) = self.family {
+            if f.family != fam {
+                return false;
+            }
+        }
+        if let Some(p) = self.proto {
+            if f.orig.proto != Some(p) {
+                return false;
+            }
+        }
+        if let Some(st) = &self.state {
+            if !st.matches(f) {
+                return false;
+            }
+        }
+        if !cidr_match(&self.src, &f.orig.src)
+            || !cidr_match(&self.dst, &f.orig.dst)
+            || !cidr_match(&self.reply_src, &f.reply.src)
+            || !cidr_match(&self.reply_dst, &f.reply.dst)
+        {
+            return false;
+        }
+        if self.sport.is_some() && f.orig.src_port != self.sport {
+            return false;
+        }
+        if self.dport.is_some() && f.orig.dst_port != self.dport {
+            return false;
+        }
+        if self.icmp_type.is_some() && f.orig.icmp_type != self.icmp_type {
+            return false;
+        }
+        if self.icmp_code.is_some() && f.orig.icmp_code != self.icmp_code {
+            return false;
+        }
+        if self.icmp_id.is_some() && f.orig.icmp_id != self.icmp_id {
+            return false;
+        }
+        if let Some(sm) = &self.status {
+            if !sm.matches(f.status.map_or(0, |s| s.0)) {
+                return false;
+            }
+        }
+        if let Some((value, mask)) = self.mark {
+            if f.mark.unwrap_or(0) & mask != value {
+                return false;
+            }
+        }
+        if let Some(z) = self.zone {
+            // An entry without CTA_ZONE is in zone 0; directional zones
+            // count too, as in the kernel's nf_ct_zone_equal_any.
+            let zone = f.zone.unwrap_or(0);
+            let any = zone == z
+                || f.orig.zone == Some(z)
+                || f.reply.zone == Some(z);
+            if !any {
+                return false;
+            }
+        }
+        if !self.nat.is_empty() && !self.nat.matches(f) {
+            return false;
+        }
+        if let Some(b) = self.timeout_below {
+            if f.timeout.is_none_or(|t| t >= b) {
+                return false;
+            }
+        }
+        if let Some(a) = self.timeout_above {
+            if f.timeout.is_none_or(|t| t <= a) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether every criterion can be evaluated by the kernel on this
+    /// filter's own (so a filtered flush removes exactly the matches):
+    /// family, protocol, full addresses, TCP/UDP ports, ICMP fields, mark,
+    /// status and zone.
+    pub fn kernel_complete(&self) -> bool {
+        let host = |c: &Option<Cidr>| c.as_ref().is_none_or(Cidr::is_host);
+        let ports_ok = (self.sport.is_none() && self.dport.is_none())
+            || matches!(self.proto, Some(proto::TCP) | Some(proto::UDP));
+        let icmp_ok = (self.icmp_type.is_none() && self.icmp_code.is_none() && self.icmp_id.is_none())
+            || matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
+        self.state.is_none()
+            && self.nat.is_empty()
+            && self.timeout_below.is_none()
+            && self.timeout_above.is_none()
+            && host(&self.src)
+            && host(&self.dst)
+            && host(&self.reply_src)
+            && host(&self.reply_dst)
+            && ports_ok
+            && icmp_ok
+    }
+
+    /// The kernel-side filters to dump with: one per family when tuple
+    /// fields are compared without a family (the kernel needs one), else one.
+    pub fn kernel_filters(&self) -> Vec<KernelFilter> {
+        let host_addr = |c: &Option<Cidr>| c.filter(Cidr::is_host).map(|c| c.addr);
+        let ports = matches!(self.proto, Some(proto::TCP) | Some(proto::UDP));
+        let icmp = matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
+        let orig = Tuple {
+            src: host_addr(&self.src),
+            dst: host_addr(&self.dst),
+            proto: self.proto,
+            src_port: self.sport.filter(|_| ports),
+            dst_port: self.dport.filter(|_| ports),
+            icmp_type: self.icmp_type.filter(|_| icmp),
+            icmp_code: self.icmp_code.filter(|_| icmp),
+            icmp_id: self.icmp_id.filter(|_| icmp),
+            zone: None,
+        };
+        let reply = Tuple {
+            src: host_addr(&self.reply_src),
+            dst: host_addr(&self.reply_dst),
+            ..Tuple::default()
+        };
+        let status = self.status.map(|s| (s.set, s.set | s.clear));
+        let base = KernelFilter {
+            family: self.family.unwrap_or(0),
+            orig,
+            reply,
+            mark: self.mark,
+            status,
+            zone: self.zone,
+        };
+        if base.family == 0 && base.uses_tuple_filter() {
+            [AF_INET, AF_INET6]
+                .into_iter()
+                .map(|family| KernelFilter { family, ..base })
+                .collect()
+        } else {
+            vec![base]
+        }
+    }
+}
+
+#[inline]
+fn cidr_match(c: &Option<Cidr>, ip: &Option<IpAddr>) -> bool {
+    match (c, ip) {
+        (None, _) => true,
+        (Some(c), Some(ip)) => c.contains(ip),
+        (Some(_), None) => false,
+    }
+}
+
+/// Whether protocol `p` has ports in its tuple (GRE keys count).
+pub fn has_ports(p: u8) -> bool {
+    matches!(
+        p,
+        proto::TCP | proto::UDP | proto::UDPLITE | proto::SCTP | proto::DCCP | proto::GRE
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctctl_netlink::conntrack::{ProtoInfo, TcpInfo};
+
+    fn tcp_flow(state: u8) -> Flow<'static> {
+        Flow {
+            family: AF_INET,
+            orig: Tuple {
+                src: Some("10.0.0.1".parse().unwrap()),
+                dst: Some("10.0.0.2".parse().unwrap()),
+                proto: Some(proto::TCP),
+                src_port: Some(40000),
+                dst_port: Some(80),
+                ..Tuple::default()
+            },
+            reply: Tuple {
+                src: Some("10.0.0.2".parse().unwrap()),
+                dst: Some("10.0.0.1".parse().unwrap()),
+                proto: Some(proto::TCP),
+                src_port: Some(80),
+                dst_port: Some(40000),
+                ..Tuple::default()
+            },
+            status: Some(Status::SEEN_REPLY | Status::ASSURED),
+            timeout: Some(100),
+            mark: Some(0x12),
+            proto_info: Some(ProtoInfo::Tcp(TcpInfo {
+                state: Some(state),
+                ..TcpInfo::default()
+            })),
+            ..Flow::default()
+        }
+    }
+
+    #[test]
+    fn cidr() {
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains(&"10.200.1.1".parse().unwrap()));
+        assert!(!c.contains(&"11.0.0.1".parse().unwrap()));
+        assert!(!c.contains(&"::1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&"1.2.3.4".parse().unwrap()));
+        assert!(Cidr::parse("2001:db8::/32")
+            .unwrap()
+            .contains(&"2001:db8:1::5".parse().unwrap()));
+        assert!(Cidr::parse("10.0.0.1").unwrap().is_host());
+        assert!(Cidr::parse("10.0.0.1/33").is_err());
+        assert!(Cidr::parse("10.0.0.300").is_err());
+    }
+
+    #[test]
+    fn state_implies_tcp() {
+        let s = StateMatch::parse("TIME_WAIT,close_wait", None).unwrap();
+        assert_eq!(s.proto, proto::TCP);
+        let f = Filter {
+            state: Some(s),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        assert_eq!(f.proto, Some(proto::TCP));
+        assert!(f.matches(&tcp_flow(7)));
+        assert!(f.matches(&tcp_flow(5)));
+        assert!(!f.matches(&tcp_flow(3)));
+        assert!(StateMatch::parse("COOKIE_WAIT", None).unwrap().proto == proto::SCTP);
+        assert!(StateMatch::parse("BOGUS", None).is_err());
+        assert!(StateMatch::parse("ESTABLISHED", Some(proto::UDP)).is_err());
+    }
+
+    #[test]
+    fn status_and_mark() {
+        let sm = StatusMatch::parse("ASSURED,!FIXED_TIMEOUT").unwrap();
+        assert!(sm.matches((Status::ASSURED | Status::SEEN_REPLY).0));
+        assert!(!sm.matches((Status::ASSURED | Status::FIXED_TIMEOUT).0));
+        let un = StatusMatch::parse("UNREPLIED").unwrap();
+        assert!(un.matches(0));
+        assert!(!un.matches(Status::SEEN_REPLY.0));
+        assert!(StatusMatch::parse("ASSURED,!ASSURED").is_err());
+        assert_eq!(parse_mark("0x10/0xf0").unwrap(), (0x10, 0xf0));
+        assert_eq!(parse_mark("7").unwrap(), (7, u32::MAX));
+        let f = Filter {
+            mark: Some((0x10, 0xf0)),
+            ..Filter::default()
+        };
+        assert!(f.matches(&tcp_flow(3)));
+    }
+
+    #[test]
+    fn kernel_filters_split_by_family_when_needed() {
+        let f = Filter {
+            proto: Some(proto::UDP),
+            dport: Some(53),
+            ..Filter::default()
+        };
+        let k = f.kernel_filters();
+        assert_eq!(k.len(), 2);
+        assert_eq!(k[0].family, AF_INET);
+        assert_eq!(k[1].family, AF_INET6);
+        assert_eq!(k[0].orig.dst_port, Some(53));
+        assert!(f.kernel_complete());
+
+        let f = Filter {
+            src: Some(Cidr::parse("10.0.0.0/8").unwrap()),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        let k = f.kernel_filters();
+        assert_eq!(k.len(), 1);
+        assert_eq!(k[0].family, AF_INET);
+        assert_eq!(k[0].orig.src, None, "prefixes are matched in userspace");
+        assert!(!f.kernel_complete());
+
+        let f = Filter {
+            mark: Some((1, 1)),
+            ..Filter::default()
+        };
+        assert_eq!(f.kernel_filters().len(), 1);
+        assert_eq!(f.kernel_filters()[0].family, 0);
+    }
+
+    #[test]
+    fn contradictions_are_errors() {
+        assert!(Filter {
+            family: Some(AF_INET6),
+            src: Some(Cidr::parse("10.0.0.1").unwrap()),
+            ..Filter::default()
+        }
+        .normalize()
+        .is_err());
+        assert!(Filter {
+            proto: Some(proto::ICMP),
+            dport: Some(1),
+            ..Filter::default()
+        }
+        .normalize()
+        .is_err());
+        assert!(Filter {
+            proto: Some(proto::UDP),
+            state: Some(StateMatch::parse("ESTABLISHED", None).unwrap()),
+            ..Filter::default()
+        }
+        .normalize()
+        .is_err());
+    }
+
+    #[test]
+    fn nat_detection_is_per_family() {
+        let mut f = tcp_flow(3);
+        assert!(!NatMatch { any: true, ..NatMatch::default() }.matches(&f));
+        f.reply.dst = Some("192.0.2.9".parse().unwrap());
+        f.status = Some(Status::SEEN_REPLY | Status::SRC_NAT_DONE);
+        let snat = NatMatch {
+            src: Some(None),
+            ..NatMatch::default()
+        };
+        assert!(snat.matches(&f));
+        let snat_to = NatMatch {
+            src: Some(Some("192.0.2.9".parse().unwrap())),
+            ..NatMatch::default()
+        };
+        assert!(snat_to.matches(&f));
+        let dnat = NatMatch {
+            dst: Some(None),
+            ..NatMatch::default()
+        };
+        assert!(!dnat.matches(&f));
+    }
+}

@@ -50,10 +50,12 @@ impl Conntrack {
         let mut out = None;
         self.sock.transact(&req, "stats", |msg| {
             if msg.header.msg() == IPCTNL_MSG_CT_GET_STATS {
-                out = Some(
-                    GlobalStats::decode(msg)
-                        .map_err(|source| ctctl_netlink::Error::Decode { op: "stats", source })?,
-                );
+                out = Some(GlobalStats::decode(msg).map_err(|source| {
+                    ctctl_netlink::Error::Decode {
+                        op: "stats",
+                        source,
+                    }
+                })?);
             }
             Ok(ControlFlow::Continue(()))
         })?;
@@ -70,8 +72,10 @@ impl Conntrack {
         let mut out = Vec::new();
         self.sock.transact(&req, "stats", |msg| {
             out.push(
-                CpuStats::decode(msg)
-                    .map_err(|source| ctctl_netlink::Error::Decode { op: "stats", source })?,
+                CpuStats::decode(msg).map_err(|source| ctctl_netlink::Error::Decode {
+                    op: "stats",
+                    source,
+                })?,
             );
             Ok(ControlFlow::Continue(()))
         })?;

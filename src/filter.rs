@@ -212,7 +212,10 @@ impl StatusMatch {
             }
             let bit = Status::from_name(name).ok_or_else(|| {
                 let names: Vec<&str> = Status::NAMES.iter().map(|(_, n)| *n).collect();
-                format!("unknown status '{name}' (one of {}, UNREPLIED; !NAME negates)", names.join(", "))
+                format!(
+                    "unknown status '{name}' (one of {}, UNREPLIED; !NAME negates)",
+                    names.join(", ")
+                )
             })?;
             if negated {
                 m.clear |= bit.0;
@@ -425,7 +428,11 @@ impl Filter {
                     return Err(FilterError::new(
                         "--state",
                         "",
-                        format!("states of {} cannot match -p {}", proto_name(st.proto), proto_name(p)),
+                        format!(
+                            "states of {} cannot match -p {}",
+                            proto_name(st.proto),
+                            proto_name(p)
+                        ),
                     ))
                 }
                 _ => {}
@@ -454,7 +461,11 @@ impl Filter {
             if let Some(p) = self.proto {
                 if !has_ports(p) {
                     return Err(FilterError::new(
-                        if self.sport.is_some() { "--sport" } else { "--dport" },
+                        if self.sport.is_some() {
+                            "--sport"
+                        } else {
+                            "--dport"
+                        },
                         &self.sport.or(self.dport).unwrap_or(0).to_string(),
                         format!("{} has no ports", proto_name(p)),
                     ));
@@ -527,9 +538,7 @@ impl Filter {
             // An entry without CTA_ZONE is in zone 0; directional zones
             // count too, as in the kernel's nf_ct_zone_equal_any.
             let zone = f.zone.unwrap_or(0);
-            let any = zone == z
-                || f.orig.zone == Some(z)
-                || f.reply.zone == Some(z);
+            let any = zone == z || f.orig.zone == Some(z) || f.reply.zone == Some(z);
             if !any {
                 return false;
             }
@@ -558,8 +567,9 @@ impl Filter {
         let host = |c: &Option<Cidr>| c.as_ref().is_none_or(Cidr::is_host);
         let ports_ok = (self.sport.is_none() && self.dport.is_none())
             || matches!(self.proto, Some(proto::TCP) | Some(proto::UDP));
-        let icmp_ok = (self.icmp_type.is_none() && self.icmp_code.is_none() && self.icmp_id.is_none())
-            || matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
+        let icmp_ok =
+            (self.icmp_type.is_none() && self.icmp_code.is_none() && self.icmp_id.is_none())
+                || matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
         self.state.is_none()
             && self.nat.is_empty()
             && self.timeout_below.is_none()
@@ -672,7 +682,9 @@ mod tests {
         assert!(c.contains(&"10.200.1.1".parse().unwrap()));
         assert!(!c.contains(&"11.0.0.1".parse().unwrap()));
         assert!(!c.contains(&"::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&"1.2.3.4".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains(&"1.2.3.4".parse().unwrap()));
         assert!(Cidr::parse("2001:db8::/32")
             .unwrap()
             .contains(&"2001:db8:1::5".parse().unwrap()));
@@ -780,7 +792,11 @@ mod tests {
     #[test]
     fn nat_detection_is_per_family() {
         let mut f = tcp_flow(3);
-        assert!(!NatMatch { any: true, ..NatMatch::default() }.matches(&f));
+        assert!(!NatMatch {
+            any: true,
+            ..NatMatch::default()
+        }
+        .matches(&f));
         f.reply.dst = Some("192.0.2.9".parse().unwrap());
         f.status = Some(Status::SEEN_REPLY | Status::SRC_NAT_DONE);
         let snat = NatMatch {

@@ -255,9 +255,9 @@ mod tests {
         AttrWriter::new(&mut buf).put(1, &[1, 2, 3]);
         let a = Attrs::new(&buf).next().unwrap().unwrap();
         let e = a.be32("CTA_MARK").unwrap_err();
-        assert_eq!(e.path.to_string(), "CTA_MARK");
+        assert_eq!(e.path().to_string(), "CTA_MARK");
         assert_eq!(
-            e.kind,
+            e.kind(),
             DecodeErrorKind::BadLength {
                 expected: 4,
                 got: 3

@@ -91,34 +91,64 @@ impl fmt::Display for DecodeErrorKind {
 }
 
 /// Malformed kernel data: what was wrong and at which attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("malformed ctnetlink data at {path}: {kind}")]
-pub struct DecodeError {
-    pub kind: DecodeErrorKind,
-    pub path: AttrPath,
+///
+/// Boxed, so that decoding results stay small on the hot path; errors are
+/// rare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inner {
+    kind: DecodeErrorKind,
+    path: AttrPath,
 }
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "malformed ctnetlink data at {}: {}",
+            self.0.path, self.0.kind
+        )
+    }
+}
+
+impl std::error::Error for DecodeError {}
 
 impl DecodeError {
     /// An error at the attribute named `name`.
+    #[cold]
     pub fn at(name: &'static str, kind: DecodeErrorKind) -> Self {
-        DecodeError {
+        DecodeError(Box::new(Inner {
             kind,
             path: AttrPath::root().within(name),
-        }
+        }))
     }
 
     /// An error in the message itself (outside any attribute).
+    #[cold]
     pub fn message(kind: DecodeErrorKind) -> Self {
-        DecodeError {
+        DecodeError(Box::new(Inner {
             kind,
             path: AttrPath::root(),
-        }
+        }))
     }
 
     /// The same error, seen from the enclosing attribute `name`.
+    #[cold]
     pub fn within(mut self, name: &'static str) -> Self {
-        self.path = self.path.within(name);
+        self.0.path = self.0.path.within(name);
         self
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> DecodeErrorKind {
+        self.0.kind
+    }
+
+    /// Where: the attribute path, outermost first.
+    pub fn path(&self) -> &AttrPath {
+        &self.0.path
     }
 }
 
@@ -243,7 +273,7 @@ mod tests {
             .within("CTA_TUPLE_IP")
             .within("CTA_TUPLE_ORIG");
         assert_eq!(
-            e.path.to_string(),
+            e.path().to_string(),
             "CTA_TUPLE_ORIG/CTA_TUPLE_IP/CTA_IP_V4_SRC"
         );
         assert_eq!(

@@ -183,21 +183,20 @@ impl Socket {
             None => -1,
             Some(d) => d.as_millis().min(i32::MAX as u128) as libc::c_int,
         };
-        loop {
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    return Ok(false);
-                }
-                return Err(Error::Io {
-                    op: "poll",
-                    source: e,
-                });
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            // A signal ends the wait early; the caller decides what next.
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(false);
             }
-            return Ok(r > 0);
+            return Err(Error::Io {
+                op: "poll",
+                source: e,
+            });
         }
+        Ok(r > 0)
     }
 
     /// Sends one request and calls `f` for each data message of the reply

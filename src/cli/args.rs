@@ -202,11 +202,23 @@ pub struct GetArgs {
     pub proto: u8,
 
     /// Original source address
-    #[arg(short = 's', long = "src", visible_alias = "orig-src", value_name = "ADDR", required = true)]
+    #[arg(
+        short = 's',
+        long = "src",
+        visible_alias = "orig-src",
+        value_name = "ADDR",
+        required = true
+    )]
     pub src: std::net::IpAddr,
 
     /// Original destination address
-    #[arg(short = 'd', long = "dst", visible_alias = "orig-dst", value_name = "ADDR", required = true)]
+    #[arg(
+        short = 'd',
+        long = "dst",
+        visible_alias = "orig-dst",
+        value_name = "ADDR",
+        required = true
+    )]
     pub dst: std::net::IpAddr,
 
     /// Original source port (port protocols)

@@ -28,14 +28,23 @@ pub fn classify(err: &anyhow::Error) -> (i32, Option<String>) {
                 return (OK, None);
             }
         }
-        if let Some(e) = cause.downcast_ref::<crate::netns::NetnsError>() {
+        // ctctl::Error is transparent over these, so look inside it too.
+        let (netns, netlink) = match cause.downcast_ref::<crate::Error>() {
+            Some(crate::Error::Netns(e)) => (Some(e), None),
+            Some(crate::Error::Netlink(e)) => (None, Some(e)),
+            _ => (
+                cause.downcast_ref::<crate::netns::NetnsError>(),
+                cause.downcast_ref::<ctctl_netlink::Error>(),
+            ),
+        };
+        if let Some(e) = netns {
             let code = match e {
                 crate::netns::NetnsError::Permission { .. } => PERMISSION,
                 _ => ERROR,
             };
             return (code, Some(format!("{err:#}")));
         }
-        if let Some(e) = cause.downcast_ref::<ctctl_netlink::Error>() {
+        if let Some(e) = netlink {
             return classify_netlink(err, e);
         }
     }
@@ -47,7 +56,9 @@ fn classify_netlink(err: &anyhow::Error, e: &ctctl_netlink::Error) -> (i32, Opti
     match e.errno() {
         Some(libc::EPERM) | Some(libc::EACCES) => (
             PERMISSION,
-            Some(format!("{msg}: needs CAP_NET_ADMIN in this network namespace (run as root)")),
+            Some(format!(
+                "{msg}: needs CAP_NET_ADMIN in this network namespace (run as root)"
+            )),
         ),
         Some(libc::EPROTONOSUPPORT) | Some(libc::EAFNOSUPPORT) => (
             ERROR,

@@ -250,10 +250,16 @@ mod tests {
         out.clear();
         // 2026-11-23T13:11:56.123456789Z
         write_rfc3339(&mut out, 1_795_439_516_123_456_789);
-        assert_eq!(String::from_utf8(out).unwrap(), "2026-11-23T13:11:56.123456Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2026-11-23T13:11:56.123456Z"
+        );
         let mut out = Vec::new();
         write_rfc3339(&mut out, 951_782_400_000_000_000); // leap day
-        assert_eq!(String::from_utf8(out).unwrap(), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2000-02-29T00:00:00.000000Z"
+        );
     }
 
     #[test]

@@ -117,7 +117,10 @@ pub fn get_tuple(a: &GetArgs) -> anyhow::Result<Tuple> {
                 t.src_port = Some(s);
                 t.dst_port = Some(d);
             }
-            _ => bail!("a {} entry is found by its ports: give --sport and --dport", crate::filter::proto_name(a.proto)),
+            _ => bail!(
+                "a {} entry is found by its ports: give --sport and --dport",
+                crate::filter::proto_name(a.proto)
+            ),
         }
     } else if a.proto == proto::ICMP || a.proto == proto::ICMPV6 {
         match (a.icmp_type, a.icmp_code, a.icmp_id) {

@@ -19,7 +19,13 @@ pub struct TextOpts {
 
 /// Appends the conntrack(8) line for `f` (without the newline). `now` is
 /// the current time in seconds, for `delta-time=` when timestamps are on.
-pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<EventKind>, opts: TextOpts, now: u64) {
+pub fn write_flow(
+    out: &mut Vec<u8>,
+    f: &Flow<'_>,
+    event: Option<EventKind>,
+    opts: TextOpts,
+    now: u64,
+) {
     if let Some(ev) = event {
         // "%9s " : right-aligned in 9 columns.
         let tag = ev.tag();

@@ -1,1 +1,8 @@
+//! Integration tests: one binary, each test in its own network namespace.
 
+mod harness;
+
+mod count;
+mod errors;
+mod get;
+mod list;

@@ -379,7 +379,7 @@ mod tests {
         let mut buf = Vec::new();
         AttrWriter::new(&mut buf).put(CTA_MARK, &[0, 1]);
         let e = Flow::decode_attrs(NfGenMsg::default(), &buf).unwrap_err();
-        assert_eq!(e.path.to_string(), "CTA_MARK");
+        assert_eq!(e.path().to_string(), "CTA_MARK");
     }
 
     #[test]
@@ -393,7 +393,7 @@ mod tests {
         w.end_nested(o);
         let e = Flow::decode_attrs(NfGenMsg::default(), &buf).unwrap_err();
         assert_eq!(
-            e.path.to_string(),
+            e.path().to_string(),
             "CTA_TUPLE_REPLY/CTA_TUPLE_PROTO/CTA_PROTO_SRC_PORT"
         );
     }

@@ -266,7 +266,7 @@ mod tests {
         let attr = Attrs::new(&buf).next().unwrap().unwrap();
         let e = Tuple::decode(attr, "CTA_TUPLE_ORIG").unwrap_err();
         assert_eq!(
-            e.path.to_string(),
+            e.path().to_string(),
             "CTA_TUPLE_ORIG/CTA_TUPLE_IP/CTA_IP_V4_SRC"
         );
     }

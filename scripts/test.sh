@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's test command: installs what the tests need when missing
+# (conntrack, nftables, iproute2, procps), then runs formatting, lints and
+# every test of the workspace.
+#
+# Privileged tests run in network namespaces of their own and need root;
+# without root they print SKIPPED, unless CTCTL_REQUIRE_ROOT=1 (CI), when
+# they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
+
+missing=()
+command -v conntrack >/dev/null || missing+=(conntrack)
+command -v nft >/dev/null || missing+=(nftables)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v sysctl >/dev/null || missing+=(procps)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "scripts/test.sh: installing ${missing[*]}" >&2
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+fi
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace

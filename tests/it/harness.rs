@@ -1,0 +1,294 @@
+//! The integration-test harness: a fresh network namespace per test
+//! (created with `ip netns add`, removed on drop), helpers to load entries
+//! with conntrack(8), to make real loopback traffic tracked by an nft
+//! `ct state` rule, and to run ctctl inside it.
+//!
+//! Tests that need root or a tool skip visibly (a `SKIPPED:` line on
+//! stderr) unless `CTCTL_REQUIRE_ROOT=1`, when they fail instead.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Whether privileged tests must fail instead of skipping.
+pub fn require_root() -> bool {
+    std::env::var("CTCTL_REQUIRE_ROOT").is_ok_and(|v| v == "1")
+}
+
+/// Returns false (after printing why) when the test cannot run here.
+pub fn can_run(test: &str) -> bool {
+    let mut missing = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("root".to_string());
+    }
+    for tool in ["ip", "conntrack", "nft"] {
+        if which(tool).is_none() {
+            missing.push(format!("the `{tool}` command"));
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    let why = format!("{test}: needs {}", missing.join(", "));
+    if require_root() {
+        panic!("{why} (CTCTL_REQUIRE_ROOT=1)");
+    }
+    eprintln!("SKIPPED: {why}");
+    false
+}
+
+/// Skips the calling test unless it can run (root and tools present).
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::harness::can_run(module_path!()) {
+            return;
+        }
+    };
+}
+
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
+}
+
+/// The ctctl binary under test.
+pub fn ctctl_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_ctctl"))
+}
+
+/// A network namespace that exists for the life of the value.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates a fresh, uniquely named namespace with loopback up.
+    pub fn new() -> Netns {
+        let name = format!(
+            "ctctl-it-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        run_ok(Command::new("ip").args(["netns", "add", &name]));
+        let ns = Netns { name };
+        ns.exec_ok(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// The namespace file.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    /// Runs a command inside the namespace.
+    pub fn exec(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.name])
+            .args(args)
+            .output()
+            .expect("ip netns exec")
+    }
+
+    /// Runs a command inside the namespace and asserts it succeeded.
+    pub fn exec_ok(&self, args: &[&str]) -> Output {
+        let out = self.exec(args);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `conntrack ARGS` in the namespace; asserts success.
+    pub fn conntrack(&self, args: &[&str]) -> String {
+        let mut full = vec!["conntrack"];
+        full.extend_from_slice(args);
+        String::from_utf8(self.exec_ok(&full).stdout).unwrap()
+    }
+
+    /// Loads entries with `conntrack -R` (lines of conntrack -I options).
+    pub fn restore(&self, lines: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "conntrack", "-R", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("conntrack -R");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "conntrack -R failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A ctctl command that runs in this namespace (via --netns).
+    pub fn ctctl(&self) -> Command {
+        let mut c = Command::new(ctctl_bin());
+        c.args(["--netns", &self.name]);
+        c
+    }
+
+    /// Runs ctctl with `args` in the namespace.
+    pub fn ctctl_out(&self, args: &[&str]) -> Output {
+        self.ctctl().args(args).output().expect("run ctctl")
+    }
+
+    /// Runs ctctl, asserts exit 0, returns stdout.
+    pub fn ctctl_ok(&self, args: &[&str]) -> String {
+        let out = self.ctctl_out(args);
+        assert!(
+            out.status.success(),
+            "ctctl {args:?} exited {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Sets a sysctl of this namespace (`net.netfilter.*`, per namespace).
+    pub fn sysctl(&self, key: &str, value: &str) {
+        self.exec_ok(&["sysctl", "-q", "-w", &format!("{key}={value}")]);
+    }
+
+    /// Makes the namespace track loopback traffic: an nft rule using
+    /// `ct state` registers conntrack's hooks here.
+    pub fn track_traffic(&self) {
+        let ruleset = "table inet ctctl_it {\n\
+            chain out { type filter hook output priority 0; policy accept; ct state new,established,related accept; }\n\
+            chain in { type filter hook input priority 0; policy accept; ct state new,established,related accept; }\n\
+            }\n";
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.name, "nft", "-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("nft");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(ruleset.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "nft ruleset");
+    }
+
+    /// Runs `f` on a thread inside the namespace (sockets it makes live here).
+    pub fn run<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
+        ctctl::netns::run_in(&self.name, f).expect("enter netns")
+    }
+
+    /// One TCP connection over loopback that exchanges data and closes
+    /// (leaves a TIME_WAIT entry); returns the client's source port.
+    pub fn tcp_exchange(&self, port: u16) -> u16 {
+        self.run(|| {
+            let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let sport = c.local_addr().unwrap().port();
+            let (mut s, _) = l.accept().unwrap();
+            c.write_all(b"hello").unwrap();
+            let mut buf = [0u8; 5];
+            std::io::Read::read_exact(&mut s, &mut buf).unwrap();
+            drop(c);
+            drop(s);
+            sport
+        })
+    }
+
+    /// An open TCP connection over loopback (ESTABLISHED) kept until the
+    /// returned streams are dropped.
+    pub fn tcp_open(&self, port: u16) -> (TcpStream, TcpStream) {
+        self.run(|| {
+            let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+            let mut c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+            let (s, _) = l.accept().unwrap();
+            c.write_all(b"x").unwrap();
+            (c, s)
+        })
+    }
+
+    /// One UDP datagram from the client to a bound server over loopback.
+    pub fn udp_send(&self, port: u16) -> u16 {
+        self.run(|| {
+            let server = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+            let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+            client
+                .send_to(b"ping", server.local_addr().unwrap())
+                .unwrap();
+            let mut buf = [0u8; 4];
+            let (_, from) = server.recv_from(&mut buf).unwrap();
+            server.send_to(b"pong", from).unwrap();
+            client.local_addr().unwrap().port()
+        })
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Lines of conntrack output, sorted, with the fields that change between
+/// two reads (the remaining timeout, delta-time) replaced by a mark; the
+/// timeouts are returned beside each line for a bounded comparison.
+pub fn normalized(text: &str) -> Vec<(String, Option<u64>)> {
+    let mut lines: Vec<(String, Option<u64>)> = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let mut timeout = None;
+            let mut fields: Vec<String> = l.split(' ').map(str::to_string).collect();
+            // The timeout is the first all-digit field after the protocol
+            // number: "tcp      6 431999 ESTABLISHED ..." or, extended,
+            // "ipv4     2 tcp      6 431999 ...".
+            let mut digits_seen = 0;
+            let proto_numbers = if l.starts_with("ipv") { 2 } else { 1 };
+            for f in fields.iter_mut() {
+                if !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()) {
+                    digits_seen += 1;
+                    if digits_seen == proto_numbers + 1 {
+                        timeout = f.parse().ok();
+                        *f = "<timeout>".into();
+                        break;
+                    }
+                }
+            }
+            for f in fields.iter_mut() {
+                if f.starts_with("delta-time=") {
+                    *f = "delta-time=<n>".into();
+                }
+            }
+            (fields.join(" "), timeout)
+        })
+        .collect();
+    lines.sort();
+    lines
+}

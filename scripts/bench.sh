@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# ctctl vs conntrack-tools, side by side in one run.
+#
+#   scripts/bench.sh [N] [REPS]     (default N=1000000, REPS=5)
+#
+# Loads N entries (half UDP to port 53, half TCP TIME_WAIT) into a private
+# network namespace with `conntrack -R`, then times each pair of commands
+# REPS times, alternating the two tools, and prints the medians of wall
+# time, user and system CPU and peak RSS, and the ratio conntrack / ctctl
+# (above 1 means ctctl is faster).
+#
+# nf_conntrack_max is global: it is raised for the run and restored on
+# exit, also on failure or Ctrl-C. Needs root, conntrack, iproute2, GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"
+
+N=${1:-1000000}
+REPS=${2:-5}
+NS="ctctl-bench-$$"
+WORK=$(mktemp -d)
+MAX_FILE=/proc/sys/net/netfilter/nf_conntrack_max
+OLD_MAX=$(cat "$MAX_FILE")
+
+cleanup() {
+  ip netns del "$NS" 2>/dev/null || true
+  echo "$OLD_MAX" > "$MAX_FILE"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for tool in conntrack ip nsenter; do
+  command -v "$tool" >/dev/null || { echo "bench.sh: needs $tool" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "bench.sh: needs GNU time (apt-get install time)" >&2; exit 2; }
+[ "$(id -u)" -eq 0 ] || { echo "bench.sh: needs root" >&2; exit 2; }
+
+cargo build --release --quiet
+CTCTL="$PWD/target/release/ctctl"
+
+need=$((N + N / 10 + 1000))
+if [ "$OLD_MAX" -lt "$need" ]; then echo "$need" > "$MAX_FILE"; fi
+ip netns add "$NS"
+NSPATH=/run/netns/$NS
+in_ns() { nsenter --net="$NSPATH" "$@"; }
+
+echo "loading $N entries into $NS ..." >&2
+awk -v n="$N" 'BEGIN {
+  for (i = 0; i < n; i++) {
+    a = int(i / 65536) % 256; b = int(i / 256) % 256; c = i % 256; p = 1024 + i % 60000
+    if (i % 2 == 0)
+      printf "-I -s 10.%d.%d.%d -d 10.200.0.1 -p udp --sport %d --dport 53 -t 3600\n", a, b, c, p
+    else
+      printf "-I -s 10.%d.%d.%d -d 10.201.0.1 -p tcp --sport %d --dport 80 --state TIME_WAIT -t 3600 -u ASSURED,SEEN_REPLY\n", a, b, c, p
+  }
+}' > "$WORK/entries"
+load_start=$(date +%s.%N)
+in_ns conntrack -R "$WORK/entries" 2>/dev/null
+load_end=$(date +%s.%N)
+count=$(in_ns conntrack -C)
+echo "loaded $count entries in $(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.1f", b - a }') s" >&2
+
+# run LABEL CMD...: one timed run, appends "wall user sys maxrss_kb" to $WORK/LABEL
+run() {
+  local label=$1; shift
+  /usr/bin/time -f "%e %U %S %M" -o "$WORK/t" "$@" > /dev/null 2> "$WORK/err" || {
+    echo "bench.sh: $label failed:" >&2; cat "$WORK/err" >&2; exit 1; }
+  cat "$WORK/t" >> "$WORK/$label"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -v c="$2" '{ print $c }' "$WORK/$1" | median; }
+
+# pair NAME "CONNTRACK CMD" "CTCTL CMD": alternate REPS times.
+results=()
+pair() {
+  local name=$1 theirs=$2 ours=$3
+  rm -f "$WORK/a" "$WORK/b"
+  for _ in $(seq "$REPS"); do
+    # shellcheck disable=SC2086
+    run a nsenter --net="$NSPATH" $theirs
+    # shellcheck disable=SC2086
+    run b nsenter --net="$NSPATH" $ours
+  done
+  local ta ua sa ma tb ub sb mb
+  ta=$(col a 1); ua=$(col a 2); sa=$(col a 3); ma=$(col a 4)
+  tb=$(col b 1); ub=$(col b 2); sb=$(col b 3); mb=$(col b 4)
+  local ratio
+  ratio=$(awk -v a="$ta" -v b="$tb" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }')
+  local mma mmb
+  mma=$(awk -v k="$ma" 'BEGIN { printf "%.1f", k / 1024 }')
+  mmb=$(awk -v k="$mb" 'BEGIN { printf "%.1f", k / 1024 }')
+  results+=("| $name | $ta s ($ua u, $sa s, $mma MB) | $tb s ($ub u, $sb s, $mmb MB) | ${ratio}x |")
+  echo "$name: conntrack $ta s, ctctl $tb s, ratio ${ratio}x" >&2
+}
+
+pair "list > /dev/null" "conntrack -L" "$CTCTL list"
+pair "list -p tcp --state TIME_WAIT" "conntrack -L -p tcp --state TIME_WAIT" "$CTCTL list -p tcp --state TIME_WAIT"
+pair "list -p udp --dport 53" "conntrack -L -p udp --dport 53" "$CTCTL list -p udp --dport 53"
+pair "list -o extended" "conntrack -L -o extended" "$CTCTL -o extended list"
+pair "ctctl -o json list (vs conntrack -L)" "conntrack -L" "$CTCTL -o json list"
+pair "count --by state (vs conntrack -L)" "conntrack -L" "$CTCTL count --by state"
+
+# count: too quick for /usr/bin/time; 21 alternating runs each, in
+# microseconds from process start to exit (nsenter included in both).
+rm -f "$WORK/ca" "$WORK/cb"
+for _ in $(seq 21); do
+  s=$(date +%s%N); in_ns conntrack -C > /dev/null; e=$(date +%s%N)
+  echo $(( (e - s) / 1000 )) >> "$WORK/ca"
+  s=$(date +%s%N); in_ns "$CTCTL" count > /dev/null; e=$(date +%s%N)
+  echo $(( (e - s) / 1000 )) >> "$WORK/cb"
+done
+ca=$(median < "$WORK/ca"); cb=$(median < "$WORK/cb")
+results+=("| count (conntrack -C) | $(awk -v u="$ca" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v u="$cb" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", a / b }') |")
+
+echo
+echo "N=$count entries, $REPS runs each, alternating; medians of wall time (user CPU, system CPU, peak RSS)."
+echo "Kernel $(uname -r), $(nproc) CPUs, $(conntrack --version 2>&1 | head -1)."
+echo
+echo "| operation | conntrack-tools | ctctl | speed-up |"
+echo "|---|---|---|---|"
+printf '%s\n' "${results[@]}"

@@ -25,6 +25,8 @@ pub mod error;
 pub mod header;
 pub mod socket;
 pub mod stats;
+#[doc(hidden)]
+pub mod testdata;
 
 pub use error::{DecodeError, DecodeErrorKind, Error};
 pub use socket::Socket;

@@ -340,6 +340,43 @@ mod tests {
         }
     }
 
+    /// The lines for a captured kernel dump are the ones conntrack -L
+    /// printed for it (delta-time depends on the clock and is masked).
+    #[test]
+    fn captured_dump_prints_like_conntrack() {
+        use ctctl_netlink::header::{Messages, IPCTNL_MSG_CT_NEW};
+        use ctctl_netlink::testdata;
+        let mask = |s: &str| -> String {
+            s.split(' ')
+                .map(|w| {
+                    if w.starts_with("delta-time=") {
+                        "delta-time=N"
+                    } else {
+                        w
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut ours = Vec::new();
+        for dgram in testdata::datagrams(testdata::DUMP_MIXED) {
+            for msg in Messages::new(&dgram).map(Result::unwrap) {
+                if msg.header.kind < 0x10 || msg.header.msg() != IPCTNL_MSG_CT_NEW {
+                    continue;
+                }
+                let f = Flow::decode(&msg).unwrap();
+                let mut out = Vec::new();
+                write_flow(&mut out, &f, None, TextOpts::default(), 0);
+                ours.push(mask(&String::from_utf8(out).unwrap()));
+            }
+        }
+        let theirs: Vec<String> = testdata::expected_lines(testdata::DUMP_MIXED)
+            .into_iter()
+            .map(mask)
+            .collect();
+        assert_eq!(ours, theirs);
+    }
+
     #[test]
     fn ipv4_digits() {
         for s in ["0.0.0.0", "1.2.3.4", "10.99.100.255", "255.255.255.255"] {

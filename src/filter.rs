@@ -11,6 +11,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES, TCP_STATES};
+use crate::tune::timeouts::StateTimeouts;
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
@@ -403,6 +404,62 @@ pub struct Filter {
     pub timeout_below: Option<u32>,
     /// `--timeout-above SECS`: remaining timeout strictly above.
     pub timeout_above: Option<u32>,
+    /// `--id`: the kernel's entry id.
+    pub id: Option<u32>,
+    /// `--idle-over`: idle (no packet) for longer than this.
+    pub idle: Option<IdleMatch>,
+    /// `--older-than`: started longer ago than this (needs timestamps).
+    pub older_than: Option<AgeMatch>,
+}
+
+/// `--idle-over`: entries whose last packet is more than `over` seconds
+/// ago, by the state timeouts of the namespace (see [`StateTimeouts::idle`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleMatch {
+    pub over: u32,
+    pub timeouts: StateTimeouts,
+}
+
+/// `--older-than`: entries whose start timestamp is more than `secs`
+/// seconds before `now_ns`. Entries without a start time never match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgeMatch {
+    pub secs: u64,
+    pub now_ns: u64,
+}
+
+/// Parses a duration: a number of seconds, or numbers with units `s`, `m`,
+/// `h`, `d` (`90s`, `30m`, `6h`, `5d`, `1h30m`). Returns seconds.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    let bad = || "use seconds or a duration like 90s, 30m, 6h, 5d, 1h30m".to_string();
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(n);
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| "duration too long".to_string())?;
+        num.clear();
+    }
+    if !num.is_empty() || s.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
 }
 
 impl Filter {
@@ -556,7 +613,64 @@ impl Filter {
                 return false;
             }
         }
+        if self.id.is_some() && f.id != self.id {
+            return false;
+        }
+        if let Some(idle) = &self.idle {
+            if idle.timeouts.idle(f).is_none_or(|i| i <= idle.over) {
+                return false;
+            }
+        }
+        if let Some(age) = &self.older_than {
+            let old = f.timestamp.is_some_and(|t| {
+                age.now_ns.saturating_sub(t.start) > age.secs.saturating_mul(1_000_000_000)
+            });
+            if !old {
+                return false;
+            }
+        }
         true
+    }
+
+    /// The original tuple when the filter names exactly one entry: protocol,
+    /// both full addresses, and both ports (or the ICMP type, code and id),
+    /// with nothing else but `--zone` and `--id`. Such an entry is deleted
+    /// or fetched directly, without a dump.
+    pub fn single_tuple(&self) -> Option<Tuple> {
+        let p = self.proto?;
+        let src = self.src.filter(Cidr::is_host)?.addr;
+        let dst = self.dst.filter(Cidr::is_host)?.addr;
+        let mut t = Tuple {
+            src: Some(src),
+            dst: Some(dst),
+            proto: Some(p),
+            ..Tuple::default()
+        };
+        if has_ports(p) {
+            t.src_port = Some(self.sport?);
+            t.dst_port = Some(self.dport?);
+        } else if p == proto::ICMP || p == proto::ICMPV6 {
+            t.icmp_type = Some(self.icmp_type?);
+            t.icmp_code = Some(self.icmp_code?);
+            t.icmp_id = Some(self.icmp_id?);
+        } else {
+            return None;
+        }
+        let rest = Filter {
+            family: None,
+            proto: None,
+            src: None,
+            dst: None,
+            sport: None,
+            dport: None,
+            icmp_type: None,
+            icmp_code: None,
+            icmp_id: None,
+            zone: None,
+            id: None,
+            ..self.clone()
+        };
+        rest.is_empty().then_some(t)
     }
 
     /// Whether every criterion can be evaluated by the kernel on this
@@ -571,6 +685,9 @@ impl Filter {
             (self.icmp_type.is_none() && self.icmp_code.is_none() && self.icmp_id.is_none())
                 || matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
         self.state.is_none()
+            && self.id.is_none()
+            && self.idle.is_none()
+            && self.older_than.is_none()
             && self.nat.is_empty()
             && self.timeout_below.is_none()
             && self.timeout_above.is_none()

@@ -26,11 +26,15 @@
 
 pub mod cli;
 pub mod conntrack;
+pub mod delete;
 pub mod error;
 pub mod filter;
+pub mod kernel;
 pub mod netns;
+pub mod tune;
 
 pub use conntrack::Conntrack;
+pub use delete::{DeleteStats, Deleter};
 pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
 pub use error::{Error, Result};
 pub use filter::Filter;

@@ -171,6 +171,34 @@ impl Socket {
         }
     }
 
+    /// Receives one datagram if one is queued, without waiting.
+    pub fn try_recv(&self, buf: &mut [u8], op: &'static str) -> Result<Option<usize>, Error> {
+        // SAFETY: buf is a valid writable slice of buf.len() bytes.
+        let n = unsafe {
+            libc::recv(
+                self.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(Error::Io { op, source: e }),
+            };
+        }
+        let n = n as usize;
+        if n > buf.len() {
+            return Err(Error::Protocol {
+                op,
+                what: "netlink datagram larger than the receive buffer",
+            });
+        }
+        Ok(Some(n))
+    }
+
     /// Waits until the socket is readable or `timeout` passes (`None`:
     /// forever). Returns whether it is readable.
     pub fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool, Error> {

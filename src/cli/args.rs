@@ -4,9 +4,10 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::filter::{
-    parse_family, parse_mark, parse_proto, Cidr, Filter, FilterError, NatMatch, StateMatch,
-    StatusMatch,
+    parse_duration, parse_family, parse_mark, parse_proto, AgeMatch, Cidr, Filter, FilterError,
+    IdleMatch, NatMatch, StateMatch, StatusMatch,
 };
+use crate::tune::{self, timeouts::StateTimeouts, Paths};
 
 /// Manage the Linux connection-tracking table (nf_conntrack) over ctnetlink.
 #[derive(Debug, Parser)]
@@ -49,6 +50,11 @@ pub enum Command {
     Get(GetArgs),
     /// Count entries: the table size without a dump, or matching entries, or per value (--by)
     Count(CountArgs),
+    /// Delete matching entries (conntrack -D): in the kernel when it can select them,
+    /// else by tuple and id from a dump; exit 0 even when nothing matched
+    Delete(DeleteArgs),
+    /// Flush the table, or the entries filters select (conntrack -F); unfiltered needs --all
+    Flush(DeleteArgs),
 }
 
 /// Entry selection, as conntrack(8).
@@ -136,11 +142,65 @@ pub struct FilterArgs {
     /// Entries whose remaining timeout is above SECS
     #[arg(long = "timeout-above", value_name = "SECS")]
     pub timeout_above: Option<u32>,
+
+    /// The entry with this kernel id (as `-o json` or `--show-id` print it)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<u32>,
+
+    /// Entries idle (no packet) for longer than DURATION (90s, 30m, 6h, 5d):
+    /// the state's timeout sysctl in this namespace minus the remaining
+    /// timeout. Only meaningful for states whose timer each packet re-arms;
+    /// wrong for entries under a custom timeout policy, entries created with
+    /// an explicit timeout (conntrack -I -t), FIXED_TIMEOUT entries, and TCP
+    /// entries on the shorter max_retrans / unacknowledged timers
+    #[arg(long = "idle-over", value_name = "DURATION", value_parser = parse_duration, verbatim_doc_comment)]
+    pub idle_over: Option<u64>,
+
+    /// Entries that never saw a reply (same as --status UNREPLIED)
+    #[arg(long)]
+    pub unreplied: bool,
+
+    /// Entries that started more than DURATION ago (needs
+    /// net.netfilter.nf_conntrack_timestamp=1 when they were created)
+    #[arg(long = "older-than", value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<u64>,
 }
 
 impl FilterArgs {
-    /// The filter these flags describe, checked for contradictions.
-    pub fn to_filter(&self) -> Result<Filter, FilterError> {
+    /// The filter these flags describe, checked for contradictions, with
+    /// what `--idle-over` and `--older-than` need read from the calling
+    /// thread's network namespace.
+    pub fn to_filter(&self) -> Result<Filter, crate::Error> {
+        let mut filter = self.parse()?;
+        let paths = Paths::from_env();
+        if let Some(over) = self.idle_over {
+            filter.idle = Some(IdleMatch {
+                over: over.min(u32::MAX as u64) as u32,
+                timeouts: StateTimeouts::load(&paths)?,
+            });
+        }
+        if let Some(secs) = self.older_than {
+            let on = tune::read_u64(&paths.netfilter("nf_conntrack_timestamp"))?;
+            if on != Some(1) {
+                return Err(FilterError::new(
+                    "--older-than",
+                    &secs.to_string(),
+                    "entries have no start time: nf_conntrack_timestamp is off in this network \
+                     namespace (turn it on with `sysctl -w net.netfilter.nf_conntrack_timestamp=1`; \
+                     entries created from then on get one)",
+                )
+                .into());
+            }
+            filter.older_than = Some(AgeMatch {
+                secs,
+                now_ns: crate::cli::now_ns(),
+            });
+        }
+        Ok(filter)
+    }
+
+    /// The filter these flags describe, without reading the system.
+    pub fn parse(&self) -> Result<Filter, FilterError> {
         let state = match &self.state {
             Some(s) => Some(
                 StateMatch::parse(s, self.proto).map_err(|e| FilterError::new("--state", s, e))?,
@@ -180,8 +240,26 @@ impl FilterArgs {
             },
             timeout_below: self.timeout_below,
             timeout_above: self.timeout_above,
+            id: self.id,
+            idle: None,
+            older_than: None,
         }
         .normalize()
+        .map(|mut f| {
+            if self.unreplied {
+                let s = f.status.get_or_insert_with(StatusMatch::default);
+                s.clear |= ctctl_netlink::conntrack::Status::SEEN_REPLY.0;
+            }
+            f
+        })
+        .and_then(|f| match f.status {
+            Some(s) if s.set & s.clear != 0 => Err(FilterError::new(
+                "--unreplied",
+                "",
+                "contradicts --status SEEN_REPLY",
+            )),
+            _ => Ok(f),
+        })
     }
 }
 
@@ -192,7 +270,25 @@ pub struct ListArgs {
 
     /// Print the entry id at the end of text lines (conntrack -o id)
     #[arg(long)]
-    pub id: bool,
+    pub show_id: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    /// Allow running without filters: delete every entry of the namespace
+    #[arg(long)]
+    pub all: bool,
+
+    /// Show what would be deleted (delete: the entries; flush: how many), delete nothing
+    #[arg(long = "dry-run", short = 'n')]
+    pub dry_run: bool,
+
+    /// Print the entry id at the end of text lines (with --dry-run)
+    #[arg(long)]
+    pub show_id: bool,
 }
 
 #[derive(Debug, Args)]
@@ -247,7 +343,7 @@ pub struct GetArgs {
 
     /// Print the entry id at the end of text lines
     #[arg(long)]
-    pub id: bool,
+    pub show_id: bool,
 }
 
 /// What `count --by` groups by.

@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod count;
+pub mod delete;
 pub mod exit;
 pub mod json;
 pub mod output;
@@ -41,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(a) => list(&cli, a),
         Command::Get(a) => get(&cli, a),
         Command::Count(a) => count::run(&cli, a),
+        Command::Delete(a) => delete::run(&cli, a, false),
+        Command::Flush(a) => delete::run(&cli, a, true),
     }
 }
 
@@ -89,7 +92,7 @@ pub fn now_ns() -> u64 {
 fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.to_filter()?;
     let mut ct = Conntrack::open()?;
-    let render = Render::new(cli.output, a.id);
+    let render = Render::new(cli.output, a.show_id);
     let mut out = Out::stdout();
     ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
         render.flow(out.buf(), f, None);
@@ -141,7 +144,7 @@ fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {
     match ct.get(&tuple, a.zone)? {
         Some(f) => {
             let mut out = Out::stdout();
-            Render::new(cli.output, a.id).flow(out.buf(), &f, None);
+            Render::new(cli.output, a.show_id).flow(out.buf(), &f, None);
             out.line_done()?;
             out.flush()?;
             Ok(Outcome::Ok)

@@ -3,6 +3,7 @@
 mod harness;
 
 mod count;
+mod delete;
 mod errors;
 mod get;
 mod list;

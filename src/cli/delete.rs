@@ -1,0 +1,250 @@
+//! `ctctl delete` and `ctctl flush`.
+//!
+//! Three ways to remove entries, picked in this order:
+//! 1. one entry named by its full tuple: a single `DELETE` (no dump);
+//! 2. every criterion expressible in the kernel (and the running kernel
+//!    honours it): one filtered flush per family, no dump;
+//! 3. otherwise: stream the dump, match in userspace, delete each match by
+//!    tuple and id on a second socket while the dump goes on.
+//!
+//! Nothing is deleted unless the filter parsed and built; an empty filter
+//! needs `--all` (or, for `flush` on a terminal, a typed `y`).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use super::args::{Cli, DeleteArgs, Format};
+use super::output::Out;
+use super::{text, Outcome, Render};
+use crate::filter::Filter;
+use crate::kernel::KernelVersion;
+use crate::{Conntrack, DeleteStats};
+
+/// How the entries were removed, for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Tuple,
+    KernelFilter,
+    Dump,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Tuple => "tuple",
+            Method::KernelFilter => "kernel-filter",
+            Method::Dump => "dump",
+        }
+    }
+}
+
+pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
+    // Parse and build the filter before anything touches the kernel: a
+    // filter that does not build deletes nothing.
+    let filter = a.filter.to_filter()?;
+    let mut ct = Conntrack::open()?;
+    if a.dry_run {
+        return dry_run(cli, a, &mut ct, &filter, flush);
+    }
+    if filter.is_empty() && !a.all && !(flush && confirm_flush(&mut ct)?) {
+        bail!(
+            "refusing to delete every entry without --all (that cuts every tracked \
+             connection, NATed ones included); add filters, or --all if you mean it"
+        );
+    }
+
+    let version = KernelVersion::running();
+    let kernel_filters = filter.kernel_filters();
+    let in_kernel = filter.kernel_complete()
+        && version.is_some_and(|v| kernel_filters.iter().all(|k| v.honours_flush_filter(k)));
+
+    let (stats, method) = if let Some(tuple) = filter.single_tuple() {
+        let gone = !ct.delete(&tuple, filter.zone, filter.id)?;
+        let stats = DeleteStats {
+            deleted: u64::from(!gone),
+            already_gone: u64::from(gone),
+            ..DeleteStats::default()
+        };
+        (stats, Method::Tuple)
+    } else if in_kernel {
+        // The kernel does not say how many a flush removed; the table
+        // size before and after does, as long as nothing else changes it.
+        let before = ct.stats()?.entries;
+        ct.flush_many(&kernel_filters)?;
+        let after = ct.stats()?.entries;
+        let stats = DeleteStats {
+            deleted: before.saturating_sub(after) as u64,
+            ..DeleteStats::default()
+        };
+        (stats, Method::KernelFilter)
+    } else {
+        (delete_from_dump(&mut ct, &filter)?, Method::Dump)
+    };
+    report(cli, &stats, method)?;
+    if stats.failed > 0 {
+        let errno = stats.first_error.unwrap_or(0);
+        bail!(
+            "{} deletes failed: {}",
+            thousands(stats.failed),
+            ctctl_netlink::error::errno_text(errno)
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Streams the dump and deletes each match by tuple and id on a second
+/// socket, with a progress line on a terminal.
+fn delete_from_dump(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<DeleteStats> {
+    let mut deleter = ct.deleter()?;
+    let mut progress = Progress::new();
+    ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        deleter.push(f)?;
+        progress.tick(deleter.queued());
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let stats = deleter.finish()?;
+    progress.done();
+    Ok(stats)
+}
+
+fn dry_run(
+    cli: &Cli,
+    a: &DeleteArgs,
+    ct: &mut Conntrack,
+    filter: &Filter,
+    flush: bool,
+) -> anyhow::Result<Outcome> {
+    let mut n = 0u64;
+    let mut out = Out::stdout();
+    if flush && filter.is_empty() {
+        n = ct.stats()?.entries as u64;
+    } else {
+        let render = Render::new(cli.output, a.show_id);
+        ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
+            n += 1;
+            if !flush {
+                render.flow(out.buf(), f, None);
+                out.line_done()?;
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+    }
+    if cli.output == Format::Json && flush {
+        out.buf().extend_from_slice(b"{\"dry_run\":true,\"would_delete\":");
+        text::num(out.buf(), n);
+        out.buf().push(b'}');
+        out.line_done()?;
+    }
+    out.flush()?;
+    eprintln!("ctctl: dry run: would delete {} entries", thousands(n));
+    Ok(Outcome::Ok)
+}
+
+fn report(cli: &Cli, s: &DeleteStats, method: Method) -> anyhow::Result<()> {
+    let mut msg = format!("deleted {} entries", thousands(s.deleted));
+    if s.already_gone > 0 {
+        msg += &format!(" ({} already gone)", thousands(s.already_gone));
+    }
+    if s.failed > 0 {
+        msg += &format!(" ({} failed)", thousands(s.failed));
+    }
+    if cli.output == Format::Json {
+        let mut out = Out::stdout();
+        let b = out.buf();
+        b.extend_from_slice(b"{\"deleted\":");
+        text::num(b, s.deleted);
+        b.extend_from_slice(b",\"already_gone\":");
+        text::num(b, s.already_gone);
+        b.extend_from_slice(b",\"failed\":");
+        text::num(b, s.failed);
+        b.extend_from_slice(b",\"method\":\"");
+        b.extend_from_slice(method.name().as_bytes());
+        b.extend_from_slice(b"\"}");
+        out.line_done()?;
+        out.flush()?;
+    } else {
+        eprintln!("ctctl: {msg}");
+    }
+    Ok(())
+}
+
+/// Asks on the terminal before an unfiltered flush. Without a terminal,
+/// the answer is no.
+fn confirm_flush(ct: &mut Conntrack) -> anyhow::Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() || !std::io::stderr().is_terminal() {
+        return Ok(false);
+    }
+    let n = ct.stats()?.entries;
+    eprint!(
+        "Flush all {} entries of this network namespace? Every tracked connection, \
+         NATed ones included, is cut. [y/N] ",
+        thousands(n as u64)
+    );
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES"))
+}
+
+/// A progress line on stderr, only when it is a terminal.
+struct Progress {
+    on: bool,
+    last: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            last: Instant::now(),
+            shown: false,
+        }
+    }
+
+    #[inline]
+    fn tick(&mut self, n: u64) {
+        if self.on && n % 4096 == 0 && self.last.elapsed() >= Duration::from_millis(500) {
+            eprint!("\rctctl: deleting... {} so far", thousands(n));
+            self.last = Instant::now();
+            self.shown = true;
+        }
+    }
+
+    fn done(&self) {
+        if self.shown {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+/// `49998` → `49,998`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(49998), "49,998");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

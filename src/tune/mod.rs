@@ -1,0 +1,91 @@
+//! The kernel's conntrack tunables: where they live (sysctls under
+//! `/proc/sys/net/netfilter`, module parameters under `/sys/module`), reading
+//! them, and the per-state timeouts.
+//!
+//! Every path goes through [`Paths`], so tests can point ctctl at a fake
+//! tree (`CTCTL_ROOT=/tmp/fake`), never by guessing.
+
+pub mod timeouts;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Environment variable that relocates every system path under a
+/// directory (for tests).
+pub const ROOT_ENV: &str = "CTCTL_ROOT";
+
+/// The file-system locations ctctl reads and writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// `/proc/sys`.
+    pub proc_sys: PathBuf,
+    /// `/sys/module`.
+    pub sys_module: PathBuf,
+    /// `/proc/modules` (absent when modules are not supported).
+    pub proc_modules: PathBuf,
+    /// `/etc`.
+    pub etc: PathBuf,
+}
+
+impl Paths {
+    /// The real system paths.
+    pub fn system() -> Paths {
+        Paths::under(Path::new("/"))
+    }
+
+    /// Every path relocated under `root`.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            proc_sys: root.join("proc/sys"),
+            sys_module: root.join("sys/module"),
+            proc_modules: root.join("proc/modules"),
+            etc: root.join("etc"),
+        }
+    }
+
+    /// [`Paths::under`] `$CTCTL_ROOT` when it is set, else the system paths.
+    pub fn from_env() -> Paths {
+        match std::env::var_os(ROOT_ENV) {
+            Some(root) if !root.is_empty() => Paths::under(Path::new(&root)),
+            _ => Paths::system(),
+        }
+    }
+
+    /// A sysctl under `net/netfilter`, e.g. `nf_conntrack_max`.
+    pub fn netfilter(&self, name: &str) -> PathBuf {
+        self.proc_sys.join("net/netfilter").join(name)
+    }
+
+    /// `/sys/module/nf_conntrack/parameters/hashsize`.
+    pub fn hashsize(&self) -> PathBuf {
+        self.sys_module.join("nf_conntrack/parameters/hashsize")
+    }
+}
+
+/// Reads a one-line kernel file, trimmed.
+pub fn read_trimmed(path: &Path) -> Result<String, Error> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| Error::File {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Reads a numeric kernel file; `Ok(None)` when it does not exist (a
+/// tunable this kernel does not have).
+pub fn read_u64(path: &Path) -> Result<Option<u64>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.trim().parse().map(Some).map_err(|_| Error::File {
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidData, format!("not a number: {:?}", s.trim())),
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::File {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

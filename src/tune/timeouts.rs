@@ -1,0 +1,154 @@
+//! Per-state timeouts (`nf_conntrack_*_timeout*` sysctls, per network
+//! namespace), used to tell how long an entry has been idle: for states
+//! whose timer every packet re-arms, idle = the state's timeout − the
+//! remaining timeout.
+
+use ctctl_netlink::conntrack::{proto, Flow, ProtoInfo, Status};
+
+use super::{read_u64, Paths};
+use crate::error::Error;
+
+/// TCP state values with their sysctl suffix (`enum tcp_conntrack`).
+const TCP: [(u8, &str); 9] = [
+    (1, "syn_sent"),
+    (2, "syn_recv"),
+    (3, "established"),
+    (4, "fin_wait"),
+    (5, "close_wait"),
+    (6, "last_ack"),
+    (7, "time_wait"),
+    (8, "close"),
+    (9, "syn_sent"), // SYN_SENT2 uses the SYN_SENT timeout
+];
+
+/// SCTP state values with their sysctl suffix (`enum sctp_conntrack`).
+const SCTP: [(u8, &str); 8] = [
+    (1, "closed"),
+    (2, "cookie_wait"),
+    (3, "cookie_echoed"),
+    (4, "established"),
+    (5, "shutdown_sent"),
+    (6, "shutdown_recd"),
+    (7, "shutdown_ack_sent"),
+    (8, "heartbeat_sent"),
+];
+
+/// The timeouts of one network namespace, in seconds, indexed by state
+/// value where the protocol has states. `None`: the kernel lacks the sysctl.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateTimeouts {
+    pub tcp: [Option<u32>; 10],
+    pub sctp: [Option<u32>; 10],
+    pub udp: Option<u32>,
+    pub udp_stream: Option<u32>,
+    pub icmp: Option<u32>,
+    pub icmpv6: Option<u32>,
+    pub gre: Option<u32>,
+    pub gre_stream: Option<u32>,
+    pub generic: Option<u32>,
+}
+
+impl StateTimeouts {
+    /// Reads the timeouts of the calling thread's network namespace.
+    pub fn load(paths: &Paths) -> Result<StateTimeouts, Error> {
+        let get = |name: &str| -> Result<Option<u32>, Error> {
+            Ok(read_u64(&paths.netfilter(name))?.map(|v| v.min(u32::MAX as u64) as u32))
+        };
+        let mut t = StateTimeouts::default();
+        for (state, name) in TCP {
+            t.tcp[state as usize] = get(&format!("nf_conntrack_tcp_timeout_{name}"))?;
+        }
+        for (state, name) in SCTP {
+            t.sctp[state as usize] = get(&format!("nf_conntrack_sctp_timeout_{name}"))?;
+        }
+        t.udp = get("nf_conntrack_udp_timeout")?;
+        t.udp_stream = get("nf_conntrack_udp_timeout_stream")?;
+        t.icmp = get("nf_conntrack_icmp_timeout")?;
+        t.icmpv6 = get("nf_conntrack_icmpv6_timeout")?;
+        t.gre = get("nf_conntrack_gre_timeout")?;
+        t.gre_stream = get("nf_conntrack_gre_timeout_stream")?;
+        t.generic = get("nf_conntrack_generic_timeout")?;
+        Ok(t)
+    }
+
+    /// The timeout a packet would set for this entry now: what its
+    /// remaining timeout started from after its last packet.
+    pub fn full_timeout(&self, f: &Flow<'_>) -> Option<u32> {
+        let status = f.status.unwrap_or_default();
+        let replied_stream = status.contains(Status::SEEN_REPLY | Status::ASSURED);
+        match (f.orig.proto?, &f.proto_info) {
+            (proto::TCP, Some(ProtoInfo::Tcp(i))) => *self.tcp.get(i.state? as usize)?,
+            (proto::SCTP, Some(ProtoInfo::Sctp(i))) => *self.sctp.get(i.state? as usize)?,
+            (proto::UDP | proto::UDPLITE, _) => {
+                // nf_conntrack_udp_packet: the stream timeout once the flow
+                // has seen replies for a while (and is assured).
+                if replied_stream {
+                    self.udp_stream
+                } else {
+                    self.udp
+                }
+            }
+            (proto::ICMP, _) => self.icmp,
+            (proto::ICMPV6, _) => self.icmpv6,
+            (proto::GRE, _) => {
+                if replied_stream {
+                    self.gre_stream
+                } else {
+                    self.gre
+                }
+            }
+            (proto::TCP | proto::SCTP | proto::DCCP, _) => None,
+            _ => self.generic,
+        }
+    }
+
+    /// Seconds since the entry's last packet, when it can be told: the
+    /// state's timeout minus the remaining timeout (0 when the remaining
+    /// timeout is longer, as under a custom timeout policy).
+    pub fn idle(&self, f: &Flow<'_>) -> Option<u32> {
+        let remaining = f.timeout?;
+        Some(self.full_timeout(f)?.saturating_sub(remaining))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctctl_netlink::conntrack::{TcpInfo, Tuple};
+
+    #[test]
+    fn loads_from_a_fake_tree_and_computes_idle() {
+        let dir = std::env::temp_dir().join(format!("ctctl-timeouts-{}", std::process::id()));
+        let nf = dir.join("proc/sys/net/netfilter");
+        std::fs::create_dir_all(&nf).unwrap();
+        std::fs::write(nf.join("nf_conntrack_tcp_timeout_established"), "432000\n").unwrap();
+        std::fs::write(nf.join("nf_conntrack_udp_timeout"), "30\n").unwrap();
+        std::fs::write(nf.join("nf_conntrack_udp_timeout_stream"), "120\n").unwrap();
+        let t = StateTimeouts::load(&Paths::under(&dir)).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(t.tcp[3], Some(432000));
+        assert_eq!(t.tcp[7], None, "missing sysctls are None");
+
+        let mut f = Flow {
+            orig: Tuple {
+                proto: Some(proto::TCP),
+                ..Tuple::default()
+            },
+            timeout: Some(432000 - 7200),
+            proto_info: Some(ProtoInfo::Tcp(TcpInfo {
+                state: Some(3),
+                ..TcpInfo::default()
+            })),
+            ..Flow::default()
+        };
+        assert_eq!(t.idle(&f), Some(7200));
+        f.timeout = Some(500000);
+        assert_eq!(t.idle(&f), Some(0));
+        f.orig.proto = Some(proto::UDP);
+        f.proto_info = None;
+        f.timeout = Some(10);
+        assert_eq!(t.idle(&f), Some(20));
+        f.status = Some(Status::SEEN_REPLY | Status::ASSURED);
+        assert_eq!(t.idle(&f), Some(110));
+    }
+}

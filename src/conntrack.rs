@@ -10,7 +10,6 @@ use ctctl_netlink::stats::{CpuStats, GlobalStats};
 use ctctl_netlink::Socket;
 
 use crate::delete::Deleter;
-use crate::delete::Deleter;
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::netns;
@@ -42,79 +41,6 @@ impl Conntrack {
         let mut ct = netns::run_in(&arg, Conntrack::open)??;
         ct.netns = Some(arg);
         Ok(ct)
-    }
-
-    /// Another socket on the same table (same network namespace).
-    pub fn sibling_socket(&self) -> Result<Socket> {
-        match &self.netns {
-            Some(ns) => Ok(netns::run_in(ns, Socket::open)??),
-            None => Ok(Socket::open()?),
-        }
-    }
-
-    /// A [`Deleter`] for this table, with a socket of its own so that it can
-    /// delete while [`Conntrack::stream`] reads a dump.
-    pub fn deleter(&self) -> Result<Deleter> {
-        Ok(Deleter::new(self.sibling_socket()?))
-    }
-
-    /// Deletes the entry with original tuple `orig` (and zone), only if its
-    /// id is still `id` when given. Returns whether an entry was deleted
-    /// (`false`: there was none). conntrack(8): `-D` with a full tuple.
-    pub fn delete(&mut self, orig: &Tuple, zone: Option<u16>, id: Option<u32>) -> Result<bool> {
-        let mut req = RequestBuf::new();
-        request::delete(&mut req, self.sock.next_seq(), orig, zone, id, true);
-        match self.sock.transact(&req, "delete", |_| Ok(ControlFlow::Continue(()))) {
-            Ok(()) => Ok(true),
-            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    /// Deletes, in the kernel, every entry `filter` selects: one request, no
-    /// dump (`ctnetlink_flush_conntrack`). An empty filter flushes the whole
-    /// table. Callers must check the kernel honours the filter
-    /// ([`crate::kernel::KernelVersion::honours_flush_filter`]): one that
-    /// ignores it deletes everything. conntrack(8): `-F`, `-D` with filters.
-    pub fn flush(&mut self, filter: &KernelFilter) -> Result<()> {
-        let mut req = RequestBuf::new();
-        request::flush(&mut req, self.sock.next_seq(), filter);
-        self.sock
-            .transact(&req, "flush", |_| Ok(ControlFlow::Continue(())))?;
-        Ok(())
-    }
-
-    /// [`Conntrack::flush`] for several filters at once (one per family, as
-    /// [`Filter::kernel_filters`] gives them): each flush walks the whole
-    /// table in the kernel, so they run in parallel, each on a socket of
-    /// its own.
-    pub fn flush_many(&mut self, filters: &[KernelFilter]) -> Result<()> {
-        let Some((first, rest)) = filters.split_first() else {
-            return Ok(());
-        };
-        let socks = rest
-            .iter()
-            .map(|_| self.sibling_socket())
-            .collect::<Result<Vec<_>>>()?;
-        std::thread::scope(|s| {
-            let handles: Vec<_> = rest
-                .iter()
-                .zip(socks)
-                .map(|(kf, sock)| {
-                    s.spawn(move || {
-                        let mut ct = Conntrack { sock, netns: None };
-                        ct.flush(kf)
-                    })
-                })
-                .collect();
-            let mine = self.flush(first);
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .chain(std::iter::once(mine))
-                .collect::<Result<Vec<()>>>()
-                .map(|_| ())
-        })
     }
 
     /// Another socket on the same table (same network namespace).

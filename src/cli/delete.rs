@@ -73,7 +73,9 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
         // The kernel does not say how many a flush removed; the table
         // size before and after does, as long as nothing else changes it.
         let before = ct.stats()?.entries;
-        ct.flush_many(&kernel_filters)?;
+        for kf in &kernel_filters {
+            ct.flush(kf)?;
+        }
         let after = ct.stats()?.entries;
         let stats = DeleteStats {
             deleted: before.saturating_sub(after) as u64,

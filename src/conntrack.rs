@@ -33,6 +33,11 @@ impl Conntrack {
         })
     }
 
+    /// A handle on an already open socket (in the namespace it was opened in).
+    pub fn with_socket(sock: Socket) -> Conntrack {
+        Conntrack { sock, netns: None }
+    }
+
     /// Opens the table of another network namespace, by name (as `ip netns`
     /// names them) or path (`/proc/PID/ns/net`). The calling thread stays
     /// where it is.
@@ -63,7 +68,10 @@ impl Conntrack {
     pub fn delete(&mut self, orig: &Tuple, zone: Option<u16>, id: Option<u32>) -> Result<bool> {
         let mut req = RequestBuf::new();
         request::delete(&mut req, self.sock.next_seq(), orig, zone, id, true);
-        match self.sock.transact(&req, "delete", |_| Ok(ControlFlow::Continue(()))) {
+        match self
+            .sock
+            .transact(&req, "delete", |_| Ok(ControlFlow::Continue(())))
+        {
             Ok(()) => Ok(true),
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(false),
             Err(e) => Err(e.into()),

@@ -10,8 +10,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES, TCP_STATES};
 use crate::tune::timeouts::StateTimeouts;
+use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES, TCP_STATES};
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 

@@ -53,7 +53,10 @@ mod tests {
 
     #[test]
     fn parse_and_gate() {
-        assert_eq!(KernelVersion::parse("6.18.44-fc-v669\n"), Some(KernelVersion(6, 18)));
+        assert_eq!(
+            KernelVersion::parse("6.18.44-fc-v669\n"),
+            Some(KernelVersion(6, 18))
+        );
         assert_eq!(KernelVersion::parse("5.4.0"), Some(KernelVersion(5, 4)));
         assert_eq!(KernelVersion::parse("garbage"), None);
         let zone = KernelFilter {

@@ -34,7 +34,7 @@ pub mod netns;
 pub mod tune;
 
 pub use conntrack::Conntrack;
-pub use delete::{DeleteStats, Deleter};
 pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
+pub use delete::{DeleteStats, Deleter};
 pub use error::{Error, Result};
 pub use filter::Filter;

@@ -73,14 +73,16 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
         // The kernel does not say how many a flush removed; the table
         // size before and after does, as long as nothing else changes it.
         let before = ct.stats()?.entries;
-        for kf in &kernel_filters {
-            ct.flush(kf)?;
-        }
-        let after = ct.stats()?.entries;
-        let stats = DeleteStats {
-            deleted: before.saturating_sub(after) as u64,
-            ..DeleteStats::default()
+        let mut stats = match kernel_filters.as_slice() {
+            [one] => {
+                ct.flush(one)?;
+                DeleteStats::default()
+            }
+            [first, rest @ ..] => flush_and_sweep(&mut ct, &filter, first, rest)?,
+            [] => DeleteStats::default(),
         };
+        let after = ct.stats()?.entries;
+        stats.deleted = before.saturating_sub(after) as u64;
         (stats, Method::KernelFilter)
     } else {
         (delete_from_dump(&mut ct, &filter)?, Method::Dump)
@@ -95,6 +97,38 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Without a family, a tuple filter needs one flush per family, and each
+/// flush walks the whole table under the ctnetlink mutex, so two flushes
+/// cost two walks in a row. Instead, flush the first family in the kernel
+/// on a helper thread while this thread dumps the other families (dumps
+/// run outside that mutex) and deletes their matches by tuple and id.
+fn flush_and_sweep(
+    ct: &mut Conntrack,
+    filter: &Filter,
+    first: &ctctl_netlink::conntrack::KernelFilter,
+    rest: &[ctctl_netlink::conntrack::KernelFilter],
+) -> anyhow::Result<DeleteStats> {
+    let flush_sock = ct.sibling_socket()?;
+    std::thread::scope(|s| {
+        let flusher = s.spawn(move || Conntrack::with_socket(flush_sock).flush(first));
+        let mut stats = DeleteStats::default();
+        for kf in rest {
+            let sweep = Filter {
+                family: Some(kf.family),
+                ..filter.clone()
+            };
+            let st = delete_from_dump(ct, &sweep)?;
+            stats.already_gone += st.already_gone;
+            stats.failed += st.failed;
+            stats.first_error = stats.first_error.or(st.first_error);
+        }
+        flusher
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+        Ok(stats)
+    })
 }
 
 /// Streams the dump and deletes each match by tuple and id on a second
@@ -135,7 +169,8 @@ fn dry_run(
         })?;
     }
     if cli.output == Format::Json && flush {
-        out.buf().extend_from_slice(b"{\"dry_run\":true,\"would_delete\":");
+        out.buf()
+            .extend_from_slice(b"{\"dry_run\":true,\"would_delete\":");
         text::num(out.buf(), n);
         out.buf().push(b'}');
         out.line_done()?;

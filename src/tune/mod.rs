@@ -80,7 +80,10 @@ pub fn read_u64(path: &Path) -> Result<Option<u64>, Error> {
     match std::fs::read_to_string(path) {
         Ok(s) => s.trim().parse().map(Some).map_err(|_| Error::File {
             path: path.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidData, format!("not a number: {:?}", s.trim())),
+            source: io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("not a number: {:?}", s.trim()),
+            ),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(Error::File {

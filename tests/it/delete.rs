@@ -35,10 +35,17 @@ fn assert_deletes_exactly(ns: &Netns, args: &[&str], method: &str) {
     let out = ns.ctctl_ok(&full);
     let summary: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(summary["method"], method, "{args:?}");
-    assert_eq!(summary["deleted"], matching.len() as u64, "{args:?}: {summary}");
+    assert_eq!(
+        summary["deleted"],
+        matching.len() as u64,
+        "{args:?}: {summary}"
+    );
     assert_eq!(summary["failed"], 0);
     let after = table(ns);
-    let expected: Vec<String> = before.into_iter().filter(|l| !matching.contains(l)).collect();
+    let expected: Vec<String> = before
+        .into_iter()
+        .filter(|l| !matching.contains(l))
+        .collect();
     assert_eq!(after, expected, "{args:?}");
     assert!(list(ns, args).is_empty());
 }
@@ -48,7 +55,9 @@ fn kernel_fast_path_deletes_exactly_the_matches() {
     require_root!();
     let ns = Netns::new();
     ns.restore(MIXED);
-    ns.restore("-I -p tcp -s 10.0.0.1 -d 8.8.8.8 --sport 5353 --dport 53 --state ESTABLISHED -t 60\n");
+    ns.restore(
+        "-I -p tcp -s 10.0.0.1 -d 8.8.8.8 --sport 5353 --dport 53 --state ESTABLISHED -t 60\n",
+    );
     assert_deletes_exactly(&ns, &["--mark", "42"], "kernel-filter");
     assert_deletes_exactly(&ns, &["-p", "udp", "--dport", "53"], "kernel-filter");
     assert_deletes_exactly(&ns, &["-s", "10.0.0.7"], "kernel-filter");
@@ -84,7 +93,11 @@ fn idle_over_selects_aged_entries_and_list_previews_delete() {
         "0",
         "nothing idle that long"
     );
-    assert_deletes_exactly(&ns, &["--state", "ESTABLISHED", "--idle-over", "30m"], "dump");
+    assert_deletes_exactly(
+        &ns,
+        &["--state", "ESTABLISHED", "--idle-over", "30m"],
+        "dump",
+    );
     assert_eq!(table(&ns).len(), 2);
 }
 
@@ -160,7 +173,12 @@ fn unfiltered_delete_or_flush_without_all_refuses() {
     ns.restore(MIXED);
     let before = table(&ns);
     for args in [&["flush"][..], &["delete"][..]] {
-        let out = ns.ctctl().args(args).stdin(std::process::Stdio::null()).output().unwrap();
+        let out = ns
+            .ctctl()
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--all"));
         assert_eq!(table(&ns), before);
@@ -196,7 +214,10 @@ fn empty_match_exits_zero() {
     for args in [
         &["delete", "-p", "udp", "--dport", "9999"][..],
         &["delete", "--state", "CLOSE_WAIT"][..],
-        &["delete", "-p", "tcp", "-s", "10.9.9.9", "-d", "10.9.9.8", "--sport", "1", "--dport", "2"][..],
+        &[
+            "delete", "-p", "tcp", "-s", "10.9.9.9", "-d", "10.9.9.8", "--sport", "1", "--dport",
+            "2",
+        ][..],
     ] {
         let out = ns.ctctl_out(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
@@ -213,7 +234,9 @@ fn single_tuple_delete_goes_straight_to_the_kernel() {
     require_root!();
     let ns = Netns::new();
     ns.restore(MIXED);
-    let args = ["-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport", "80"];
+    let args = [
+        "-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport", "80",
+    ];
     let mut full = vec!["-o", "json", "delete"];
     full.extend_from_slice(&args);
     let v: serde_json::Value = serde_json::from_str(ns.ctctl_ok(&full).trim()).unwrap();
@@ -238,7 +261,8 @@ fn single_tuple_delete_goes_straight_to_the_kernel() {
 fn id_guard_spares_a_reused_tuple() {
     require_root!();
     let ns = Netns::new();
-    let line = "-I -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80 --state ESTABLISHED -t 500\n";
+    let line =
+        "-I -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 80 --state ESTABLISHED -t 500\n";
     ns.restore(line);
     ns.restore("-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 7 --dport 53 -t 500\n");
     let mut ct = ctctl::Conntrack::in_netns(&ns.name).unwrap();
@@ -250,7 +274,9 @@ fn id_guard_spares_a_reused_tuple() {
     let fillers: String = (0..64)
         .map(|i| format!("-I -p udp -s 10.9.0.{i} -d 10.9.1.1 --sport 9 --dport 9 -t 500\n"))
         .collect();
-    ns.conntrack(&["-D", "-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport", "80"]);
+    ns.conntrack(&[
+        "-D", "-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport", "80",
+    ]);
     ns.restore(&fillers);
     ns.restore(line);
     ns.conntrack(&["-D", "-p", "udp", "-s", "10.9.0.0/24"]);
@@ -266,7 +292,10 @@ fn id_guard_spares_a_reused_tuple() {
     assert_eq!(stats.already_gone, 1, "{stats:?}");
     let left = table(&ns);
     assert_eq!(left.len(), 1);
-    assert!(left[0].starts_with("tcp "), "the new TCP entry remains: {left:?}");
+    assert!(
+        left[0].starts_with("tcp "),
+        "the new TCP entry remains: {left:?}"
+    );
     let mut n = 0;
     ct.for_each(&ctctl::Filter::all(), |_| {
         n += 1;

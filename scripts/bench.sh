@@ -46,15 +46,16 @@ NSPATH=/run/netns/$NS
 in_ns() { nsenter --net="$NSPATH" "$@"; }
 
 echo "loading $N entries into $NS ..." >&2
-awk -v n="$N" 'BEGIN {
+awk -v n="$N" -v udp="$WORK/udp" -v tcp="$WORK/tcp" 'BEGIN {
   for (i = 0; i < n; i++) {
     a = int(i / 65536) % 256; b = int(i / 256) % 256; c = i % 256; p = 1024 + i % 60000
     if (i % 2 == 0)
-      printf "-I -s 10.%d.%d.%d -d 10.200.0.1 -p udp --sport %d --dport 53 -t 3600\n", a, b, c, p
+      printf "-I -s 10.%d.%d.%d -d 10.200.0.1 -p udp --sport %d --dport 53 -t 3600\n", a, b, c, p > udp
     else
-      printf "-I -s 10.%d.%d.%d -d 10.201.0.1 -p tcp --sport %d --dport 80 --state TIME_WAIT -t 3600 -u ASSURED,SEEN_REPLY\n", a, b, c, p
+      printf "-I -s 10.%d.%d.%d -d 10.201.0.1 -p tcp --sport %d --dport 80 --state TIME_WAIT -t 3600 -u ASSURED,SEEN_REPLY\n", a, b, c, p > tcp
   }
-}' > "$WORK/entries"
+}'
+cat "$WORK/udp" "$WORK/tcp" > "$WORK/entries"
 load_start=$(date +%s.%N)
 in_ns conntrack -R "$WORK/entries" 2>/dev/null
 load_end=$(date +%s.%N)
@@ -83,6 +84,12 @@ pair() {
     # shellcheck disable=SC2086
     run b nsenter --net="$NSPATH" $ours
   done
+  summarize "$name"
+}
+
+# summarize NAME: medians of the runs in $WORK/a (conntrack) and $WORK/b (ctctl)
+summarize() {
+  local name=$1
   local ta ua sa ma tb ub sb mb
   ta=$(col a 1); ua=$(col a 2); sa=$(col a 3); ma=$(col a 4)
   tb=$(col b 1); ub=$(col b 2); sb=$(col b 3); mb=$(col b 4)
@@ -101,6 +108,27 @@ pair "list -p udp --dport 53" "conntrack -L -p udp --dport 53" "$CTCTL list -p u
 pair "list -o extended" "conntrack -L -o extended" "$CTCTL -o extended list"
 pair "ctctl -o json list (vs conntrack -L)" "conntrack -L" "$CTCTL -o json list"
 pair "count --by state (vs conntrack -L)" "conntrack -L" "$CTCTL count --by state"
+
+# dpair NAME "CONNTRACK CMD" "CTCTL CMD" RELOAD: destructive pairs. Each
+# run deletes half of the table; that half is loaded again (untimed)
+# before the next run.
+dpair() {
+  local name=$1 theirs=$2 ours=$3 reload=$4
+  rm -f "$WORK/a" "$WORK/b"
+  for _ in $(seq "$REPS"); do
+    # shellcheck disable=SC2086
+    run a nsenter --net="$NSPATH" $theirs
+    in_ns conntrack -R "$reload" 2>/dev/null
+    # shellcheck disable=SC2086
+    run b nsenter --net="$NSPATH" $ours
+    in_ns conntrack -R "$reload" 2>/dev/null
+  done
+  summarize "$name"
+}
+
+dpair "delete -p tcp --state TIME_WAIT (half)" "conntrack -D -p tcp --state TIME_WAIT" "$CTCTL delete -p tcp --state TIME_WAIT" "$WORK/tcp"
+dpair "delete -p udp --dport 53 (half)" "conntrack -D -p udp --dport 53" "$CTCTL delete -p udp --dport 53" "$WORK/udp"
+dpair "delete -f ipv4 -p udp --dport 53 (half)" "conntrack -D -f ipv4 -p udp --dport 53" "$CTCTL delete -f ipv4 -p udp --dport 53" "$WORK/udp"
 
 # count: too quick for /usr/bin/time; 21 alternating runs each, in
 # microseconds from process start to exit (nsenter included in both).

@@ -28,6 +28,7 @@ pub mod cli;
 pub mod conntrack;
 pub mod delete;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod kernel;
 pub mod netns;

@@ -19,6 +19,7 @@
 //! command-line tool on it.
 
 pub mod attr;
+pub mod bpf;
 pub mod conntrack;
 pub mod dump;
 pub mod error;

@@ -55,6 +55,100 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Flush the table, or the entries filters select (conntrack -F); unfiltered needs --all
     Flush(DeleteArgs),
+    /// Stream conntrack events (conntrack -E): never exits on overruns; SIGHUP reopens
+    /// --output-file, SIGINT/SIGTERM flush and exit 0
+    Events(EventsArgs),
+}
+
+/// Event types for `events -e`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "lower")]
+pub enum EventType {
+    New,
+    Update,
+    Destroy,
+    All,
+}
+
+/// Parses a size in bytes: `33554432`, `32M`, `32MiB`, `512K`, `1G`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| "use bytes or a size like 32M, 64MiB, 512K".to_string())?;
+    let mult = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return Err("use bytes or a size like 32M, 64MiB, 512K".to_string()),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| "size too large".to_string())
+}
+
+/// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| "use a duration like 500ms, 5s, 2m".to_string());
+    }
+    parse_duration(s).map(std::time::Duration::from_secs)
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    /// Event types, comma-separated: new, update, destroy, all (default: all)
+    #[arg(
+        short = 'e',
+        long = "event",
+        value_enum,
+        value_delimiter = ',',
+        ignore_case = true,
+        value_name = "TYPE[,TYPE]"
+    )]
+    pub events: Vec<EventType>,
+
+    /// Text output: prefix each line with [seconds.microseconds] and a tab, as conntrack -E -o timestamp
+    #[arg(long)]
+    pub timestamp: bool,
+
+    /// Receive buffer of the event socket (SO_RCVBUFFORCE when privileged)
+    #[arg(short = 'b', long = "buffer-size", value_name = "BYTES", value_parser = parse_size, default_value = "32MiB")]
+    pub buffer_size: usize,
+
+    /// Lossless destroy events: NETLINK_BROADCAST_ERROR + NETLINK_NO_ENOBUFS; the kernel
+    /// keeps entries until their DESTROY event is delivered, and may drop packets
+    /// (new connections) rather than events when the reader falls behind
+    #[arg(long)]
+    pub reliable: bool,
+
+    /// After an overrun, dump the table (as "resync" records) so consumers can reconcile
+    #[arg(long)]
+    pub resync: bool,
+
+    /// Append to this file instead of stdout; SIGHUP reopens it (for logrotate)
+    #[arg(long = "output-file", value_name = "PATH")]
+    pub output_file: Option<std::path::PathBuf>,
+
+    /// Stop after N events (after filtering)
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Stop after this long (5s, 2m, 1h, 500ms)
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Print the entry id at the end of text lines
+    #[arg(long)]
+    pub show_id: bool,
 }
 
 /// Entry selection, as conntrack(8).

@@ -2,22 +2,28 @@
 //! a byte buffer. The schema is documented in the README and is stable:
 //! fields are only ever added.
 
-use ctctl_netlink::conntrack::{proto, Counters, EventKind, Flow, Tuple};
+use ctctl_netlink::conntrack::{proto, Counters, Flow, Tuple};
 
 use super::text::{num, write_ip};
+use super::EventTag;
 use crate::filter::{family_name, proto_name};
 
 /// Appends the JSON object for `f` (without the newline). With `event`,
-/// the object starts with `"time"` (`time_ns`: nanoseconds since the epoch)
-/// and `"event"`.
-pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<(EventKind, u64)>) {
+/// the object starts with `"time"` (RFC 3339) and `"event"`, and carries
+/// `"portid"` when a process caused the event.
+pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
     out.push(b'{');
-    if let Some((kind, time_ns)) = event {
+    if let Some(ev) = event {
         out.extend_from_slice(b"\"time\":\"");
-        write_rfc3339(out, time_ns);
+        write_rfc3339(out, ev.time_ns);
         out.extend_from_slice(b"\",\"event\":\"");
-        out.extend_from_slice(kind.name().as_bytes());
+        out.extend_from_slice(ev.name.as_bytes());
         out.extend_from_slice(b"\",");
+        if ev.portid != 0 {
+            out.extend_from_slice(b"\"portid\":");
+            num(out, ev.portid as u64);
+            out.push(b',');
+        }
     }
     out.extend_from_slice(b"\"family\":\"");
     out.extend_from_slice(family_name(f.family).as_bytes());
@@ -289,7 +295,8 @@ mod tests {
             ..Flow::default()
         };
         let mut out = Vec::new();
-        write_flow(&mut out, &f, Some((EventKind::Destroy, 0)));
+        let tag = EventTag::of(ctctl_netlink::conntrack::EventKind::Destroy, 0, 0);
+        write_flow(&mut out, &f, Some(&tag));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["event"], "destroy");
         assert_eq!(v["time"], "1970-01-01T00:00:00.000000Z");

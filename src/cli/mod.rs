@@ -5,9 +5,11 @@
 pub mod args;
 pub mod count;
 pub mod delete;
+pub mod events;
 pub mod exit;
 pub mod json;
 pub mod output;
+pub mod signals;
 pub mod text;
 
 use std::ops::ControlFlow;
@@ -44,6 +46,39 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Count(a) => count::run(&cli, a),
         Command::Delete(a) => delete::run(&cli, a, false),
         Command::Flush(a) => delete::run(&cli, a, true),
+        Command::Events(a) => events::run(&cli, a),
+    }
+}
+
+/// What an event line says about the event: its name (`new`, `update`,
+/// `destroy`, `resync`), the tag conntrack -E prints (`[NEW]`), when it
+/// happened, and the port id of the process that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTag {
+    pub name: &'static str,
+    pub tag: &'static str,
+    pub time_ns: u64,
+    pub portid: u32,
+}
+
+impl EventTag {
+    pub fn of(kind: EventKind, time_ns: u64, portid: u32) -> EventTag {
+        EventTag {
+            name: kind.name(),
+            tag: kind.tag(),
+            time_ns,
+            portid,
+        }
+    }
+
+    /// An entry re-read after an overrun (`events --resync`).
+    pub fn resync(time_ns: u64) -> EventTag {
+        EventTag {
+            name: "resync",
+            tag: "[RESYNC]",
+            time_ns,
+            portid: 0,
+        }
     }
 }
 
@@ -68,15 +103,12 @@ impl Render {
         }
     }
 
-    /// Appends one record (no newline). `event` is the event kind and its
-    /// time in ns since the epoch.
+    /// Appends one record (no newline); `event` for event lines.
     #[inline]
-    pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<(EventKind, u64)>) {
+    pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
         match self.format {
             Format::Json => json::write_flow(out, f, event),
-            Format::Text | Format::Extended => {
-                text::write_flow(out, f, event.map(|(k, _)| k), self.text, self.now)
-            }
+            Format::Text | Format::Extended => text::write_flow(out, f, event, self.text, self.now),
         }
     }
 }

@@ -4,7 +4,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ctctl_netlink::conntrack::{proto, Counters, EventKind, Flow, Status, Tuple};
+use ctctl_netlink::conntrack::{proto, Counters, Flow, Status, Tuple};
+
+use super::EventTag;
 
 use crate::filter::{family_name, proto_name};
 
@@ -22,13 +24,13 @@ pub struct TextOpts {
 pub fn write_flow(
     out: &mut Vec<u8>,
     f: &Flow<'_>,
-    event: Option<EventKind>,
+    event: Option<&EventTag>,
     opts: TextOpts,
     now: u64,
 ) {
     if let Some(ev) = event {
         // "%9s " : right-aligned in 9 columns.
-        let tag = ev.tag();
+        let tag = ev.tag;
         for _ in tag.len()..9 {
             out.push(b' ');
         }
@@ -132,6 +134,13 @@ pub fn write_flow(
     // Drop the last blank, as libnetfilter_conntrack does.
     if out.last() == Some(&b' ') {
         out.pop();
+    }
+    // conntrack -E names the process whose request caused an event.
+    if let Some(ev) = event {
+        if ev.portid != 0 {
+            out.extend_from_slice(b" [USERSPACE] portid=");
+            num(out, ev.portid as u64);
+        }
     }
 }
 
@@ -430,7 +439,11 @@ mod tests {
         write_flow(
             &mut out,
             &f,
-            Some(EventKind::New),
+            Some(&EventTag::of(
+                ctctl_netlink::conntrack::EventKind::New,
+                0,
+                0,
+            )),
             TextOpts {
                 extended: true,
                 show_id: true,

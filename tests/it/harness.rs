@@ -292,3 +292,147 @@ pub fn normalized(text: &str) -> Vec<(String, Option<u64>)> {
     lines.sort();
     lines
 }
+
+/// A ctctl process running in the background (`events`, `wait`), with its
+/// stdout (when piped) and stderr read line by line on threads.
+pub struct Background {
+    pub child: std::process::Child,
+    stdout: Option<std::sync::mpsc::Receiver<String>>,
+    stderr: std::sync::mpsc::Receiver<String>,
+    pub stdout_lines: Vec<String>,
+    pub stderr_lines: Vec<String>,
+}
+
+fn line_reader(r: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+fn try_wait_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    pred: impl Fn(&str) -> bool,
+    within: std::time::Duration,
+) -> Option<String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx.recv_timeout(left).ok()?;
+        seen.push(line.clone());
+        if pred(&line) {
+            return Some(line);
+        }
+    }
+}
+
+fn wait_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    pred: impl Fn(&str) -> bool,
+    secs: u64,
+    what: &str,
+) -> String {
+    try_wait_line(rx, seen, pred, std::time::Duration::from_secs(secs)).unwrap_or_else(|| {
+        let tail: Vec<&String> = seen.iter().rev().take(5).collect();
+        panic!(
+            "no {what} line as expected within {secs} s; {} lines, the last: {tail:?}",
+            seen.len()
+        )
+    })
+}
+
+impl Background {
+    /// Starts `ctctl ARGS` in `ns` with stdout piped or sent elsewhere.
+    pub fn start(ns: &Netns, args: &[&str], stdout: Stdio) -> Background {
+        let mut child = ns
+            .ctctl()
+            .args(args)
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ctctl");
+        let stderr = line_reader(child.stderr.take().unwrap());
+        let stdout = child.stdout.take().map(line_reader);
+        Background {
+            child,
+            stdout,
+            stderr,
+            stdout_lines: Vec::new(),
+            stderr_lines: Vec::new(),
+        }
+    }
+
+    /// Waits (at most `secs`) for a stderr line containing `needle`.
+    pub fn wait_stderr(&mut self, needle: &str, secs: u64) -> String {
+        wait_line(
+            &self.stderr,
+            &mut self.stderr_lines,
+            |l| l.contains(needle),
+            secs,
+            "stderr",
+        )
+    }
+
+    /// Waits (at most `secs`) for a stdout line for which `pred` holds.
+    pub fn wait_stdout(&mut self, pred: impl Fn(&str) -> bool, secs: u64) -> String {
+        let rx = self.stdout.as_ref().expect("stdout is piped");
+        wait_line(rx, &mut self.stdout_lines, pred, secs, "stdout")
+    }
+
+    /// Like [`Background::wait_stdout`], but `None` after `within`.
+    pub fn try_wait_stdout(
+        &mut self,
+        pred: impl Fn(&str) -> bool,
+        within: std::time::Duration,
+    ) -> Option<String> {
+        let rx = self.stdout.as_ref().expect("stdout is piped");
+        try_wait_line(rx, &mut self.stdout_lines, pred, within)
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// Waits (at most `secs`) for the process to exit; returns all its
+    /// stdout lines (when piped) joined, its exit code and stderr lines.
+    /// Kills it and fails on timeout.
+    pub fn finish(mut self, secs: u64) -> (String, Option<i32>, Vec<String>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            // Keep draining stdout so the child never blocks on a full pipe.
+            if let Some(rx) = &self.stdout {
+                while let Ok(line) = rx.try_recv() {
+                    self.stdout_lines.push(line);
+                }
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                if let Some(rx) = &self.stdout {
+                    self.stdout_lines.extend(rx.iter());
+                }
+                self.stderr_lines.extend(self.stderr.iter());
+                let mut out = self.stdout_lines.join("\n");
+                if !out.is_empty() {
+                    out.push('\n');
+                }
+                return (out, status.code(), self.stderr_lines);
+            }
+            if std::time::Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let tail: Vec<&String> = self.stderr_lines.iter().rev().take(5).collect();
+                panic!("ctctl did not exit within {secs} s; stderr ends {tail:?}");
+            }
+            // Bounded wait for a child's exit: there is no event to block on
+            // without taking over SIGCHLD for the whole test binary.
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}

@@ -5,5 +5,6 @@ mod harness;
 mod count;
 mod delete;
 mod errors;
+mod events;
 mod get;
 mod list;

@@ -1,0 +1,222 @@
+//! `ctctl events`: stream conntrack events into logs, without losing its
+//! place and without dying on overruns.
+
+use std::fs::{File, OpenOptions};
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use ctctl_netlink::conntrack::EventKind;
+use ctctl_netlink::Socket;
+
+use super::args::{Cli, EventType, EventsArgs, Format};
+use super::delete::thousands;
+use super::output::Out;
+use super::{json, now_ns, signals, text, EventTag, Outcome, Render};
+use crate::events::{EventOptions, EventStream};
+use crate::Conntrack;
+
+/// Overrun warnings on stderr: at most one per this interval.
+const WARN_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Default)]
+struct Totals {
+    new: u64,
+    update: u64,
+    destroy: u64,
+    overruns: u64,
+    resynced: u64,
+}
+
+impl Totals {
+    fn events(&self) -> u64 {
+        self.new + self.update + self.destroy
+    }
+}
+
+fn open_append(path: &Path) -> anyhow::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {} for appending", path.display()))
+}
+
+pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
+    let filter = a.filter.to_filter()?;
+    let all = a.events.is_empty() || a.events.contains(&EventType::All);
+    let opts = EventOptions {
+        new: all || a.events.contains(&EventType::New),
+        update: all || a.events.contains(&EventType::Update),
+        destroy: all || a.events.contains(&EventType::Destroy),
+        buffer_size: a.buffer_size,
+        reliable: a.reliable,
+    };
+    let mut out = match &a.output_file {
+        Some(path) => Out::to_file(open_append(path)?),
+        None => Out::stdout(),
+    };
+    signals::install().context("installing signal handlers")?;
+    let mut stream = EventStream::subscribe(Socket::open()?, &opts, &filter)?;
+    let rb = stream.rcvbuf();
+    if !rb.forced && rb.granted < rb.requested {
+        eprintln!(
+            "ctctl: warning: receive buffer capped at {} bytes (net.core.rmem_max); \
+             events may be lost in storms: run with CAP_NET_ADMIN or raise rmem_max",
+            rb.granted
+        );
+    }
+
+    // Tells people and scripts (and the tests) that nothing from here on is missed.
+    eprintln!(
+        "ctctl: listening for {} events (receive buffer {} bytes{})",
+        [
+            (opts.new, "new"),
+            (opts.update, "update"),
+            (opts.destroy, "destroy")
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(", "),
+        rb.granted / 2,
+        if a.reliable { ", reliable" } else { "" }
+    );
+
+    let render = Render::new(cli.output, a.show_id);
+    let json_out = cli.output == Format::Json;
+    let deadline = a.duration.map(|d| Instant::now() + d);
+    let mut totals = Totals::default();
+    let mut last_warn: Option<Instant> = None;
+    let mut write_error: Option<std::io::Error> = None;
+
+    'run: loop {
+        if signals::terminated() {
+            break;
+        }
+        if signals::take_hangup() {
+            if let Some(path) = &a.output_file {
+                // logrotate moved the file away: write to a new one there.
+                out.switch_to(open_append(path)?)?;
+            }
+        }
+        let timeout = match deadline {
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                Some(left)
+            }
+            None => None,
+        };
+        let recv_time = now_ns();
+        let polled = stream.poll(timeout, |ev| {
+            if write_error.is_some() || a.count.is_some_and(|n| totals.events() >= n) {
+                return;
+            }
+            if !filter.matches(&ev.flow) {
+                return;
+            }
+            match ev.kind {
+                EventKind::New => totals.new += 1,
+                EventKind::Update => totals.update += 1,
+                EventKind::Destroy => totals.destroy += 1,
+            }
+            let time = ev.flow.event_time.unwrap_or(recv_time);
+            let tag = EventTag::of(ev.kind, time, ev.portid);
+            if a.timestamp && !json_out {
+                timestamp_prefix(out.buf(), time);
+            }
+            render.flow(out.buf(), &ev.flow, Some(&tag));
+            if let Err(e) = out.line_done() {
+                write_error = Some(e);
+            }
+        })?;
+        if let Some(e) = write_error.take() {
+            return Err(e.into());
+        }
+        if polled.overrun {
+            totals.overruns += 1;
+            if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                eprintln!(
+                    "ctctl: event overrun: the kernel dropped events ({} overruns so far); \
+                     raise --buffer-size or narrow the filters",
+                    thousands(totals.overruns)
+                );
+                last_warn = Some(Instant::now());
+            }
+            if json_out {
+                let b = out.buf();
+                b.extend_from_slice(b"{\"time\":\"");
+                json::write_rfc3339(b, now_ns());
+                b.extend_from_slice(b"\",\"event\":\"overrun\",\"overruns\":");
+                text::num(b, totals.overruns);
+                b.push(b'}');
+                out.line_done()?;
+            }
+            if a.resync {
+                totals.resynced += resync(&render, &mut out, &filter)?;
+            }
+        }
+        if polled.truncated > 0 {
+            tracing::warn!(
+                n = polled.truncated,
+                "skipped events too large for the buffer"
+            );
+        }
+        // Nothing more queued: write out now, for low latency when quiet.
+        if polled.received < 64 {
+            out.flush()?;
+        }
+        if a.count.is_some_and(|n| totals.events() >= n) {
+            break 'run;
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "ctctl: {} events (new {}, update {}, destroy {}), {} overruns{}",
+        thousands(totals.events()),
+        thousands(totals.new),
+        thousands(totals.update),
+        thousands(totals.destroy),
+        thousands(totals.overruns),
+        if a.resync {
+            format!(", {} entries resynced", thousands(totals.resynced))
+        } else {
+            String::new()
+        }
+    );
+    Ok(Outcome::Ok)
+}
+
+/// After an overrun: the table as it is now, so consumers can reconcile.
+fn resync(render: &Render, out: &mut Out, filter: &crate::Filter) -> anyhow::Result<u64> {
+    let mut ct = Conntrack::open()?;
+    let mut n = 0;
+    let tag = EventTag::resync(now_ns());
+    ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        render.flow(out.buf(), f, Some(&tag));
+        out.line_done()?;
+        n += 1;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(n)
+}
+
+/// conntrack -E's `--timestamp` prefix: `[seconds.micros]\t`.
+fn timestamp_prefix(out: &mut Vec<u8>, ns: u64) {
+    let secs = ns / 1_000_000_000;
+    let micros = (ns % 1_000_000_000) / 1000;
+    out.push(b'[');
+    text::num(out, secs);
+    out.push(b'.');
+    let m = micros.to_string();
+    for _ in m.len()..6 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(m.as_bytes());
+    out.extend_from_slice(b"]\t");
+}

@@ -1,0 +1,223 @@
+//! Conntrack events: a subscription to the ctnetlink multicast groups,
+//! read in batches (`recvmmsg`) from a large receive buffer, optionally
+//! pre-filtered in the kernel by a BPF socket filter.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use ctctl_netlink::bpf::EventFilter;
+use ctctl_netlink::conntrack::{EventKind, Flow};
+use ctctl_netlink::header::{Messages, NLMSG_ERROR};
+use ctctl_netlink::socket::RcvBuf;
+use ctctl_netlink::Socket;
+
+use crate::error::Result;
+use crate::filter::Filter;
+
+/// Messages read per `recvmmsg`.
+const BATCH: usize = 64;
+/// Room per message; ctnetlink events are far smaller
+/// (`ctnetlink_nlmsg_size`), a truncated one is counted and skipped.
+const MSG_ROOM: usize = 8192;
+
+/// Default receive buffer: 32 MiB holds ~100k events.
+pub const DEFAULT_BUFFER: usize = 32 << 20;
+
+/// What to subscribe to.
+#[derive(Debug, Clone)]
+pub struct EventOptions {
+    pub new: bool,
+    pub update: bool,
+    pub destroy: bool,
+    /// Receive buffer size in bytes.
+    pub buffer_size: usize,
+    /// `NETLINK_BROADCAST_ERROR` + `NETLINK_NO_ENOBUFS`.
+    pub reliable: bool,
+}
+
+impl Default for EventOptions {
+    fn default() -> Self {
+        EventOptions {
+            new: true,
+            update: true,
+            destroy: true,
+            buffer_size: DEFAULT_BUFFER,
+            reliable: false,
+        }
+    }
+}
+
+/// One received event.
+#[derive(Debug)]
+pub struct Event<'a> {
+    pub kind: EventKind,
+    pub flow: Flow<'a>,
+    /// Port id of the process whose request caused the event (0: the kernel).
+    pub portid: u32,
+}
+
+/// What one [`EventStream::poll`] saw.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Polled {
+    /// Messages received.
+    pub received: usize,
+    /// The kernel dropped events because the receive buffer was full
+    /// (`ENOBUFS`); the stream goes on.
+    pub overrun: bool,
+    /// Messages larger than the per-message room, skipped.
+    pub truncated: usize,
+}
+
+/// A subscription to conntrack events.
+#[derive(Debug)]
+pub struct EventStream {
+    sock: Socket,
+    bufs: Vec<u8>,
+    /// Length and truncation of each message of the last batch.
+    lens: Vec<(usize, bool)>,
+    rcvbuf: RcvBuf,
+}
+
+impl EventStream {
+    /// Subscribes on `sock` (which must be in the table's network namespace).
+    /// `prefilter` is attached as a BPF socket filter when it can narrow
+    /// anything (family, protocol).
+    pub fn subscribe(sock: Socket, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
+        let rcvbuf = sock.set_recv_buffer(opts.buffer_size)?;
+        if opts.reliable {
+            sock.set_reliable(true)?;
+        }
+        let bpf = EventFilter {
+            family: prefilter.family,
+            proto: prefilter.proto,
+        };
+        if !bpf.is_empty() {
+            if let Err(e) = bpf.attach(&sock) {
+                tracing::warn!(
+                    "cannot attach the BPF event filter ({e}); filtering in userspace only"
+                );
+            }
+        }
+        for (on, kind) in [
+            (opts.new, EventKind::New),
+            (opts.update, EventKind::Update),
+            (opts.destroy, EventKind::Destroy),
+        ] {
+            if on {
+                sock.join_group(kind.group())?;
+            }
+        }
+        Ok(EventStream {
+            sock,
+            bufs: vec![0u8; BATCH * MSG_ROOM],
+            lens: vec![(0, false); BATCH],
+            rcvbuf,
+        })
+    }
+
+    /// What the kernel granted for the receive buffer.
+    pub fn rcvbuf(&self) -> RcvBuf {
+        self.rcvbuf
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for events, then reads what
+    /// is queued (up to a batch) and calls `f` for each event. Returns
+    /// early with nothing received when a signal interrupts the wait.
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut f: F) -> Result<Polled>
+    where
+        F: FnMut(Event<'_>),
+    {
+        let mut polled = Polled::default();
+        let n = match self.recv_batch() {
+            Ok(0) => {
+                if !self.sock.wait_readable(timeout)? {
+                    return Ok(polled);
+                }
+                match self.recv_batch() {
+                    Ok(n) => n,
+                    Err(e) => return self.overrun_or(e, polled),
+                }
+            }
+            Ok(n) => n,
+            Err(e) => return self.overrun_or(e, polled),
+        };
+        polled.received = n;
+        for (i, len) in self.lens[..n].iter().enumerate() {
+            let (len, truncated) = *len;
+            if truncated {
+                polled.truncated += 1;
+                continue;
+            }
+            let buf = &self.bufs[i * MSG_ROOM..i * MSG_ROOM + len];
+            for msg in Messages::new(buf).flatten() {
+                if msg.header.kind == NLMSG_ERROR {
+                    continue;
+                }
+                let Some(kind) = EventKind::of(&msg) else {
+                    continue;
+                };
+                match Flow::decode(&msg) {
+                    Ok(flow) => f(Event {
+                        kind,
+                        flow,
+                        portid: msg.header.pid,
+                    }),
+                    Err(e) => tracing::warn!("skipping an event: {e}"),
+                }
+            }
+        }
+        Ok(polled)
+    }
+
+    /// Reads up to a batch of queued messages without waiting (`recvmmsg`);
+    /// 0 when nothing is queued.
+    fn recv_batch(&mut self) -> io::Result<usize> {
+        // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
+        let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        let base = self.bufs.as_mut_ptr();
+        for i in 0..BATCH {
+            // SAFETY: each iovec covers its own MSG_ROOM slice of self.bufs.
+            iovs[i].iov_base = unsafe { base.add(i * MSG_ROOM) }.cast();
+            iovs[i].iov_len = MSG_ROOM;
+            hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
+            hdrs[i].msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: hdrs and the buffers they point to live across the call.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.sock.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                BATCH as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                _ => Err(e),
+            };
+        }
+        let n = r as usize;
+        for (i, h) in hdrs[..n].iter().enumerate() {
+            let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
+            self.lens[i] = ((h.msg_len as usize).min(MSG_ROOM), truncated);
+        }
+        Ok(n)
+    }
+
+    fn overrun_or(&self, e: io::Error, mut polled: Polled) -> Result<Polled> {
+        if e.raw_os_error() == Some(libc::ENOBUFS) {
+            polled.overrun = true;
+            return Ok(polled);
+        }
+        Err(ctctl_netlink::Error::Io {
+            op: "events",
+            source: e,
+        }
+        .into())
+    }
+}

@@ -23,7 +23,9 @@ MAX_FILE=/proc/sys/net/netfilter/nf_conntrack_max
 OLD_MAX=$(cat "$MAX_FILE")
 
 cleanup() {
+  [ -n "${LISTENERS:-}" ] && kill $LISTENERS 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
+  ip netns del "$NS-ev" 2>/dev/null || true
   echo "$OLD_MAX" > "$MAX_FILE"
   rm -rf "$WORK"
 }
@@ -39,7 +41,9 @@ done
 cargo build --release --quiet
 CTCTL="$PWD/target/release/ctctl"
 
-need=$((N + N / 10 + 1000))
+# Room for the table, and for the 1M-entry event storm (run after the
+# table's namespace is gone).
+need=$(( (N > 1000000 ? N : 1000000) * 11 / 10 + 1000 ))
 if [ "$OLD_MAX" -lt "$need" ]; then echo "$need" > "$MAX_FILE"; fi
 ip netns add "$NS"
 NSPATH=/run/netns/$NS
@@ -142,6 +146,53 @@ done
 ca=$(median < "$WORK/ca"); cb=$(median < "$WORK/cb")
 results+=("| count (conntrack -C) | $(awk -v u="$ca" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v u="$cb" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", a / b }') |")
 
+# Event storms: `ctctl events -e new -o json` and `conntrack -E -e NEW`
+# listen side by side in a fresh namespace while `conntrack -R` inserts
+# STORM entries; then count what each delivered.
+storm() {
+  local n=$1 ns="$NS-ev"
+  ip netns add "$ns"
+  awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++)
+    printf "-I -s 10.%d.%d.%d -d 10.250.0.1 -p udp --sport %d --dport 53 -t 3600\n", int(i / 65536) % 256, int(i / 256) % 256, i % 256, 1024 + i % 60000 }' > "$WORK/storm"
+  nsenter --net="/run/netns/$ns" "$CTCTL" -o json events -e new > "$WORK/ev-ctctl" 2> "$WORK/ev-ctctl.err" &
+  local ours=$!
+  nsenter --net="/run/netns/$ns" conntrack -E -e NEW > "$WORK/ev-ct" 2> "$WORK/ev-ct.err" &
+  local theirs=$!
+  LISTENERS="$ours $theirs"
+  # ctctl says when it listens; conntrack does not, so give it a moment.
+  for _ in $(seq 100); do grep -q listening "$WORK/ev-ctctl.err" && break; sleep 0.05; done
+  sleep 1
+  local t0 t1
+  t0=$(date +%s.%N)
+  nsenter --net="/run/netns/$ns" conntrack -R "$WORK/storm" 2>/dev/null
+  t1=$(date +%s.%N)
+  # Wait until both outputs stop growing (at most 60 s).
+  local prev="" cur
+  for _ in $(seq 120); do
+    sleep 0.5
+    cur="$(wc -l < "$WORK/ev-ctctl") $(wc -l < "$WORK/ev-ct")"
+    [ "$cur" = "$prev" ] && break
+    prev=$cur
+  done
+  kill -TERM "$ours" 2>/dev/null; wait "$ours" 2>/dev/null || true
+  kill -TERM "$theirs" 2>/dev/null; wait "$theirs" 2>/dev/null || true
+  LISTENERS=""
+  local got_ours got_theirs overruns rate
+  got_ours=$(grep -c '"event":"new"' "$WORK/ev-ctctl" || true)
+  got_theirs=$(grep -c '\[NEW\]' "$WORK/ev-ct" || true)
+  overruns=$(grep -o '[0-9,]* overruns' "$WORK/ev-ctctl.err" | tail -1 | tr -d ,)
+  rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
+  if grep -qi 'buffer' "$WORK/ev-ct.err"; then got_theirs="$got_theirs (then exited: ENOBUFS)"; fi
+  results+=("| events storm: $n inserts at $rate/s, -e new | $got_theirs delivered | $got_ours delivered, $overruns | $(awk -v a="${got_theirs%% *}" -v b="$got_ours" -v n="$n" 'BEGIN { printf "%.0f%% vs %.0f%%", 100 * a / n, 100 * b / n }') |")
+  echo "storm $n: conntrack -E $got_theirs, ctctl $got_ours ($overruns)" >&2
+  ip netns del "$ns"
+}
+ip netns del "$NS"
+storm 300000
+if [ "$N" -ge 1000000 ]; then storm 1000000; fi
+
+codec=$(cargo bench --quiet --bench codec 2>/dev/null | grep 'JSON events' | awk '{ print $(NF-1) }')
+
 echo
 echo "N=$count entries, $REPS runs each, alternating; medians of wall time (user CPU, system CPU, peak RSS)."
 echo "Kernel $(uname -r), $(nproc) CPUs, $(conntrack --version 2>&1 | head -1)."
@@ -149,3 +200,5 @@ echo
 echo "| operation | conntrack-tools | ctctl | speed-up |"
 echo "|---|---|---|---|"
 printf '%s\n' "${results[@]}"
+echo
+echo "JSON event formatting (cargo bench --bench codec, captured messages, one core): $codec events/s"

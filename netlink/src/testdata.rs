@@ -7,6 +7,9 @@
 /// The dump of a mixed table; see the file's header for how it was made.
 pub const DUMP_MIXED: &str = include_str!("conntrack/testdata/dump-mixed.txt");
 
+/// Events (new, update, destroy) during real traffic; see the file's header.
+pub const EVENTS_MIXED: &str = include_str!("conntrack/testdata/events-mixed.txt");
+
 /// The datagrams of a fixture, as bytes.
 pub fn datagrams(fixture: &str) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();

@@ -386,6 +386,27 @@ mod tests {
         assert_eq!(ours, theirs);
     }
 
+    /// Event lines for captured event messages are the ones conntrack -E
+    /// printed.
+    #[test]
+    fn captured_events_print_like_conntrack_e() {
+        use ctctl_netlink::conntrack::EventKind;
+        use ctctl_netlink::header::Messages;
+        use ctctl_netlink::testdata;
+        let mut ours = Vec::new();
+        for dgram in testdata::datagrams(testdata::EVENTS_MIXED) {
+            for msg in Messages::new(&dgram).map(Result::unwrap) {
+                let kind = EventKind::of(&msg).unwrap();
+                let f = Flow::decode(&msg).unwrap();
+                let mut out = Vec::new();
+                let tag = EventTag::of(kind, 0, msg.header.pid);
+                write_flow(&mut out, &f, Some(&tag), TextOpts::default(), 0);
+                ours.push(String::from_utf8(out).unwrap());
+            }
+        }
+        assert_eq!(ours, testdata::expected_lines(testdata::EVENTS_MIXED));
+    }
+
     #[test]
     fn ipv4_digits() {
         for s in ["0.0.0.0", "1.2.3.4", "10.99.100.255", "255.255.255.255"] {

@@ -20,6 +20,7 @@ fn main() {
     let code = match cli::run(cli) {
         Ok(Outcome::Ok) => exit::OK,
         Ok(Outcome::NotFound) => exit::NOT_FOUND,
+        Ok(Outcome::Check(code)) => code,
         Err(err) => {
             let (code, msg) = exit::classify(&err);
             if let Some(msg) = msg {

@@ -7,6 +7,9 @@
 //! | 1 | nothing matched where a match was asked for (`get`, `wait`) |
 //! | 2 | usage error or runtime error |
 //! | 3 | permission denied (needs CAP_NET_ADMIN in the network namespace) |
+//!
+//! `status --check` uses the Nagios plugin codes instead: 0 ok, 1 warning,
+//! 2 critical.
 
 use std::io;
 

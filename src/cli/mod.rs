@@ -3,6 +3,7 @@
 //! [`exit::classify`] picks.
 
 pub mod args;
+pub mod config;
 pub mod count;
 pub mod delete;
 pub mod events;
@@ -10,6 +11,7 @@ pub mod exit;
 pub mod json;
 pub mod output;
 pub mod signals;
+pub mod status;
 pub mod text;
 
 use std::ops::ControlFlow;
@@ -31,6 +33,8 @@ pub enum Outcome {
     Ok,
     /// Exit 1: nothing matched where a match was asked for.
     NotFound,
+    /// `status --check`: the Nagios code (0 ok, 1 warning, 2 critical).
+    Check(i32),
 }
 
 /// Runs the parsed command line.
@@ -47,6 +51,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Delete(a) => delete::run(&cli, a, false),
         Command::Flush(a) => delete::run(&cli, a, true),
         Command::Events(a) => events::run(&cli, a),
+        Command::Config(a) => config::run(&cli, a),
+        Command::Status(a) => status::status(&cli, a),
+        Command::Stats => status::stats(&cli),
     }
 }
 

@@ -5,6 +5,10 @@
 //! Every path goes through [`Paths`], so tests can point ctctl at a fake
 //! tree (`CTCTL_ROOT=/tmp/fake`), never by guessing.
 
+pub mod keys;
+pub mod persist;
+pub mod recommend;
+pub mod set;
 pub mod timeouts;
 
 use std::io;
@@ -27,6 +31,10 @@ pub struct Paths {
     pub proc_modules: PathBuf,
     /// `/etc`.
     pub etc: PathBuf,
+    /// `/proc/meminfo`.
+    pub meminfo: PathBuf,
+    /// `/proc/slabinfo` (root only).
+    pub slabinfo: PathBuf,
 }
 
 impl Paths {
@@ -42,6 +50,8 @@ impl Paths {
             sys_module: root.join("sys/module"),
             proc_modules: root.join("proc/modules"),
             etc: root.join("etc"),
+            meminfo: root.join("proc/meminfo"),
+            slabinfo: root.join("proc/slabinfo"),
         }
     }
 

@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod config;
 mod count;
 mod delete;
 mod errors;

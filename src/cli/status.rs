@@ -1,0 +1,372 @@
+//! `ctctl status`: the one screen of a `table full` incident, with a
+//! verdict (`--check`: Nagios exit codes); `ctctl stats`: per-CPU counters
+//! as `conntrack -S` prints them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::ops::ControlFlow;
+
+use ctctl_netlink::stats::CpuStats;
+
+use super::args::{Cli, Format, StatusArgs};
+use super::delete::thousands;
+use super::output::Out;
+use super::{json, text, Outcome};
+use crate::tune::keys::{discover, Key};
+use crate::tune::recommend::{human_bytes, BYTES_PER_ENTRY};
+use crate::tune::{read_trimmed, read_u64, Paths};
+use crate::{Conntrack, Filter};
+
+/// Nagios-style verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verdict {
+    Ok,
+    Warning,
+    Critical,
+}
+
+impl Verdict {
+    fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "OK",
+            Verdict::Warning => "WARNING",
+            Verdict::Critical => "CRITICAL",
+        }
+    }
+
+    /// Nagios plugin exit code.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Warning => 1,
+            Verdict::Critical => 2,
+        }
+    }
+}
+
+/// Utilisation above which raising max is worth considering (seed 004).
+const WARN_UTILISATION: f64 = 20.0;
+/// Utilisation at which the table is as good as full.
+const CRIT_UTILISATION: f64 = 90.0;
+/// Loopback share worth a NOTRACK rule.
+const LOOPBACK_SHARE: f64 = 10.0;
+
+const NOTRACK_NFT: &str = "nft add table inet ctctl_raw; \
+nft add chain inet ctctl_raw prerouting '{ type filter hook prerouting priority raw; }'; \
+nft add chain inet ctctl_raw output '{ type filter hook output priority raw; }'; \
+nft add rule inet ctctl_raw prerouting iif lo notrack; \
+nft add rule inet ctctl_raw output oif lo notrack";
+const NOTRACK_IPT: &str = "iptables -t raw -A PREROUTING -i lo -j CT --notrack; \
+iptables -t raw -A OUTPUT -o lo -j CT --notrack (and ip6tables likewise)";
+
+/// Everything `status` shows.
+#[derive(Debug, Default)]
+struct Report {
+    count: u64,
+    max: u64,
+    buckets: Option<u64>,
+    memory: u64,
+    memory_source: &'static str,
+    cpu: CpuStats,
+    states: Vec<(&'static str, u64)>,
+    scanned: u64,
+    loopback: u64,
+    switches: Vec<(String, u64)>,
+    warnings: Vec<String>,
+    verdict: Option<Verdict>,
+}
+
+fn is_loopback(ip: &Option<IpAddr>) -> bool {
+    ip.is_some_and(|ip| ip.is_loopback())
+}
+
+/// `nf_conntrack` slab usage from /proc/slabinfo: active objects × size.
+fn slab_bytes(paths: &Paths) -> Option<u64> {
+    let s = read_trimmed(&paths.slabinfo).ok()?;
+    let line = s
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("nf_conntrack"))?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(3)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some(f.first()? * f.get(2)?)
+}
+
+pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
+    let paths = Paths::from_env();
+    let keys = discover(&paths);
+    let mut ct = Conntrack::open()?;
+    let stats = ct.stats()?;
+    let mut r = Report {
+        count: stats.entries as u64,
+        max: stats
+            .max_entries
+            .map(u64::from)
+            .or(read_u64(&paths.netfilter("nf_conntrack_max"))?)
+            .unwrap_or(0),
+        buckets: read_u64(&paths.netfilter("nf_conntrack_buckets"))?
+            .or(read_u64(&paths.hashsize())?),
+        ..Report::default()
+    };
+    for c in ct.stats_cpu()? {
+        r.cpu.add(&c);
+    }
+    match slab_bytes(&paths) {
+        Some(b) => {
+            r.memory = b;
+            r.memory_source = "nf_conntrack slab, all namespaces";
+        }
+        None => {
+            r.memory = r.count * BYTES_PER_ENTRY;
+            r.memory_source = "estimate: 320 B per entry";
+        }
+    }
+    for name in ["acct", "timestamp", "events"] {
+        if let Some(v) = keys
+            .iter()
+            .find(|k| k.name == name)
+            .map(Key::read)
+            .transpose()?
+            .flatten()
+        {
+            r.switches.push((name.to_string(), v));
+        }
+    }
+    if !a.quick {
+        let mut states: HashMap<&'static str, u64> = HashMap::new();
+        ct.stream(&Filter::all(), |f| -> anyhow::Result<ControlFlow<()>> {
+            r.scanned += 1;
+            *states.entry(f.state_name().unwrap_or("-")).or_insert(0) += 1;
+            if is_loopback(&f.orig.src) && is_loopback(&f.orig.dst) {
+                r.loopback += 1;
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        let mut v: Vec<_> = states.into_iter().collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.truncate(5);
+        r.states = v;
+    }
+    judge(&mut r);
+    print(cli, &r)?;
+    let verdict = r.verdict.unwrap_or(Verdict::Ok);
+    if a.check {
+        return Ok(Outcome::Check(verdict.exit_code()));
+    }
+    Ok(Outcome::Ok)
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+fn judge(r: &mut Report) {
+    let mut v = Verdict::Ok;
+    let util = pct(r.count, r.max);
+    if util >= CRIT_UTILISATION {
+        v = Verdict::Critical;
+        r.warnings.push(format!(
+            "table {util:.0}% full: new connections are dropped at 100% (`nf_conntrack: table full, dropping packet`); raise max (`ctctl config recommend`) or clear stale entries"
+        ));
+    } else if util >= WARN_UTILISATION {
+        v = Verdict::Warning;
+        r.warnings.push(format!(
+            "table {util:.0}% full: consider raising max (`ctctl config recommend`)"
+        ));
+    }
+    let lost = r.cpu.drop as u64 + r.cpu.early_drop as u64 + r.cpu.insert_failed as u64;
+    if r.cpu.drop > 0 || r.cpu.early_drop > 0 {
+        v = Verdict::Critical;
+        r.warnings.push(format!(
+            "the table has been full: drop={} early_drop={} since boot (counters never reset)",
+            r.cpu.drop, r.cpu.early_drop
+        ));
+    } else if lost > 0 {
+        v = v.max(Verdict::Warning);
+        r.warnings.push(format!(
+            "insert_failed={}: entries could not be inserted (clashes or a full table)",
+            r.cpu.insert_failed
+        ));
+    }
+    if r.cpu.chaintoolong > 0 {
+        v = v.max(Verdict::Warning);
+        r.warnings.push(format!(
+            "chaintoolong={}: hash chains grew too long; raise hashsize",
+            r.cpu.chaintoolong
+        ));
+    }
+    if let Some(b) = r.buckets {
+        let depth = r.max as f64 / b.max(1) as f64;
+        if depth > 16.0 {
+            v = v.max(Verdict::Warning);
+            r.warnings.push(format!(
+                "max / buckets = {depth:.1}: a full table averages {depth:.0} entries per bucket; set hashsize to about max / 4"
+            ));
+        }
+    }
+    if r.scanned > 0 && pct(r.loopback, r.scanned) >= LOOPBACK_SHARE {
+        r.warnings.push(format!(
+            "{:.0}% of the entries are loopback traffic, which rarely needs tracking; exempt it with: {NOTRACK_NFT}  (iptables: {NOTRACK_IPT})",
+            pct(r.loopback, r.scanned)
+        ));
+    }
+    r.verdict = Some(v);
+}
+
+fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
+    let mut out = Out::stdout();
+    let verdict = r.verdict.unwrap_or(Verdict::Ok);
+    if cli.output == Format::Json {
+        let b = out.buf();
+        b.extend_from_slice(
+            format!(
+                "{{\"count\":{},\"max\":{},\"utilisation\":{:.1},",
+                r.count,
+                r.max,
+                pct(r.count, r.max)
+            )
+            .as_bytes(),
+        );
+        match r.buckets {
+            Some(bk) => b.extend_from_slice(
+                format!(
+                    "\"buckets\":{bk},\"depth\":{:.2},\"depth_full\":{:.2},",
+                    r.count as f64 / bk.max(1) as f64,
+                    r.max as f64 / bk.max(1) as f64
+                )
+                .as_bytes(),
+            ),
+            None => b.extend_from_slice(b"\"buckets\":null,"),
+        }
+        b.extend_from_slice(format!("\"memory_bytes\":{},\"memory_source\":", r.memory).as_bytes());
+        json::string(b, r.memory_source);
+        b.extend_from_slice(b",\"stats\":{");
+        for (i, (k, v)) in r.cpu.fields().iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            b.extend_from_slice(format!("\"{k}\":{v}").as_bytes());
+        }
+        b.extend_from_slice(b"},\"states\":{");
+        for (i, (k, v)) in r.states.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            json::string(b, k);
+            b.extend_from_slice(format!(":{v}").as_bytes());
+        }
+        b.extend_from_slice(format!("}},\"loopback\":{},\"switches\":{{", r.loopback).as_bytes());
+        for (i, (k, v)) in r.switches.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            json::string(b, k);
+            b.extend_from_slice(format!(":{v}").as_bytes());
+        }
+        b.extend_from_slice(b"},\"verdict\":");
+        json::string(b, verdict.name());
+        b.extend_from_slice(b",\"warnings\":[");
+        for (i, w) in r.warnings.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            json::string(b, w);
+        }
+        b.extend_from_slice(b"]}");
+        out.line_done()?;
+        out.flush()?;
+        return Ok(());
+    }
+    let mut line = |s: String| -> std::io::Result<()> {
+        out.buf().extend_from_slice(s.as_bytes());
+        out.line_done()
+    };
+    line(format!(
+        "entries    {} / {} max ({:.1}%)",
+        thousands(r.count),
+        thousands(r.max),
+        pct(r.count, r.max)
+    ))?;
+    if let Some(bk) = r.buckets {
+        line(format!(
+            "buckets    {} (average depth {:.2} now, {:.1} when full)",
+            thousands(bk),
+            r.count as f64 / bk.max(1) as f64,
+            r.max as f64 / bk.max(1) as f64
+        ))?;
+    }
+    line(format!(
+        "memory     {} ({})",
+        human_bytes(r.memory),
+        r.memory_source
+    ))?;
+    if r.scanned > 0 || !r.states.is_empty() {
+        let states: Vec<String> = r
+            .states
+            .iter()
+            .map(|(s, n)| format!("{s} {} ({:.1}%)", thousands(*n), pct(*n, r.scanned)))
+            .collect();
+        line(format!("states     {}", states.join(", ")))?;
+        line(format!(
+            "loopback   {} entries ({:.1}%)",
+            thousands(r.loopback),
+            pct(r.loopback, r.scanned)
+        ))?;
+    }
+    let mut s = String::new();
+    for (k, v) in r.cpu.fields() {
+        s += &format!("{k}={v} ");
+    }
+    line(format!("stats      {}", s.trim_end()))?;
+    let sw: Vec<String> = r
+        .switches
+        .iter()
+        .map(|(k, v)| match (k.as_str(), v) {
+            ("events", v) => format!("events={v}"),
+            (k, 0) => format!("{k}=off"),
+            (k, _) => format!("{k}=on"),
+        })
+        .collect();
+    line(format!("switches   {}", sw.join(" ")))?;
+    line(format!("verdict    {}", verdict.name()))?;
+    for w in &r.warnings {
+        line(format!("warning    {w}"))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `ctctl stats`: per-CPU counters, `conntrack -S` lines.
+pub fn stats(cli: &Cli) -> anyhow::Result<Outcome> {
+    let mut ct = Conntrack::open()?;
+    let mut out = Out::stdout();
+    for c in ct.stats_cpu()? {
+        let b = out.buf();
+        if cli.output == Format::Json {
+            b.extend_from_slice(format!("{{\"cpu\":{}", c.cpu).as_bytes());
+            for (k, v) in c.fields() {
+                b.extend_from_slice(format!(",\"{k}\":{v}").as_bytes());
+            }
+            b.push(b'}');
+        } else {
+            // "cpu=%-4u\t" then "name=value " per counter, as conntrack -S.
+            b.extend_from_slice(format!("cpu={:<4}\t", c.cpu).as_bytes());
+            for (k, v) in c.fields() {
+                b.extend_from_slice(k.as_bytes());
+                b.push(b'=');
+                text::num(b, v as u64);
+                b.push(b' ');
+            }
+        }
+        out.line_done()?;
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}

@@ -3,16 +3,22 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use std::time::Duration;
+
+use ctctl_netlink::conntrack::request::Update;
 use ctctl_netlink::conntrack::{request, Flow, KernelFilter, RequestBuf, Tuple};
 use ctctl_netlink::dump;
 use ctctl_netlink::header::{IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW};
 use ctctl_netlink::stats::{CpuStats, GlobalStats};
 use ctctl_netlink::Socket;
 
+use crate::create::{create_request, Creator, Updater};
 use crate::delete::Deleter;
 use crate::error::{Error, Result};
+use crate::events::{EventOptions, EventStream};
 use crate::filter::Filter;
 use crate::netns;
+use crate::wait::{WaitFor, Waited};
 
 /// A handle on the conntrack table of one network namespace.
 ///
@@ -89,6 +95,69 @@ impl Conntrack {
         self.sock
             .transact(&req, "flush", |_| Ok(ControlFlow::Continue(())))?;
         Ok(())
+    }
+
+    /// Creates `flow` (both tuples and a timeout are required; the status,
+    /// protocol state, mark, zone, helper and labels are used when set; NAT
+    /// is set up when the reply tuple is not the mirror of the original).
+    /// Returns `false` when the entry already exists, unless `or_update`,
+    /// which updates it instead. conntrack(8): `-I`.
+    pub fn create(&mut self, flow: &Flow<'_>, or_update: bool) -> Result<bool> {
+        let (flow, opts) = create_request(flow, or_update, true);
+        let mut req = RequestBuf::new();
+        request::create(&mut req, self.sock.next_seq(), &flow, &opts);
+        match self
+            .sock
+            .transact(&req, "create", |_| Ok(ControlFlow::Continue(())))
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes the entry with original tuple `orig` (mark, timeout,
+    /// labels). Returns `false` when there is no such entry. conntrack(8): `-U`.
+    pub fn update(&mut self, orig: &Tuple, zone: Option<u16>, change: &Update) -> Result<bool> {
+        let mut req = RequestBuf::new();
+        request::update(&mut req, self.sock.next_seq(), orig, zone, change, true);
+        match self
+            .sock
+            .transact(&req, "update", |_| Ok(ControlFlow::Continue(())))
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.errno() == Some(libc::ENOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A batch creator for this table (restore), on a socket of its own.
+    pub fn creator(&self, or_update: bool) -> Result<Creator> {
+        Ok(Creator::new(self.sibling_socket()?, or_update))
+    }
+
+    /// A batch updater for this table, on a socket of its own.
+    pub fn updater(&self) -> Result<Updater> {
+        Ok(Updater::new(self.sibling_socket()?))
+    }
+
+    /// Subscribes to this table's events; `prefilter`'s family and protocol
+    /// are applied in the kernel (BPF), the rest is up to the caller.
+    /// conntrack(8): `-E`.
+    pub fn events(&self, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
+        EventStream::subscribe(self.sibling_socket()?, opts, prefilter)
+    }
+
+    /// Waits until `what` holds for entries matching `filter` (`count`
+    /// times), or `timeout` passes; see [`crate::wait::wait_for`].
+    pub fn wait_for(
+        &mut self,
+        filter: &Filter,
+        what: WaitFor,
+        count: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Waited> {
+        crate::wait::wait_for(self, filter, what, count, timeout, || {})
     }
 
     /// The underlying socket, for requests this API does not wrap.

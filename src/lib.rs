@@ -24,18 +24,24 @@
 //! # Ok::<(), ctctl::Error>(())
 //! ```
 
+pub mod batch;
 pub mod cli;
 pub mod conntrack;
+pub mod create;
 pub mod delete;
 pub mod error;
 pub mod events;
 pub mod filter;
 pub mod kernel;
 pub mod netns;
+pub mod restore;
 pub mod tune;
+pub mod wait;
 
 pub use conntrack::Conntrack;
 pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
 pub use delete::{DeleteStats, Deleter};
 pub use error::{Error, Result};
+pub use events::{Event, EventOptions, EventStream};
 pub use filter::Filter;
+pub use wait::{WaitFor, Waited};

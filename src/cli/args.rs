@@ -4,8 +4,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::filter::{
-    parse_duration, parse_family, parse_mark, parse_proto, AgeMatch, Cidr, Filter, FilterError,
-    IdleMatch, NatMatch, StateMatch, StatusMatch,
+    parse_duration, parse_family, parse_mark, parse_proto, parse_u32, AgeMatch, Cidr, Filter,
+    FilterError, IdleMatch, NatMatch, StateMatch, StatusMatch,
 };
 use crate::tune::{self, timeouts::StateTimeouts, Paths};
 
@@ -66,6 +66,176 @@ pub enum Command {
     Status(StatusArgs),
     /// Per-CPU conntrack statistics (conntrack -S)
     Stats,
+    /// Create one entry (conntrack -I); exit 1 "already exists" unless --or-update
+    Create(CreateArgs),
+    /// Change matching entries: mark, timeout, labels (conntrack -U)
+    Update(UpdateArgs),
+    /// Write the table (or the entries filters select) as JSON Lines that restore re-creates
+    Save(SaveArgs),
+    /// Re-create entries from `save` output or conntrack -o save / -R files, in batches
+    Restore(RestoreArgs),
+    /// Block until an entry matching the filters is present / absent / created /
+    /// destroyed; exit 1 on timeout. Subscribes first, then checks the table
+    Wait(WaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Layer-4 protocol
+    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, required = true)]
+    pub proto: u8,
+    /// Original source address
+    #[arg(
+        short = 's',
+        long = "src",
+        visible_alias = "orig-src",
+        value_name = "ADDR",
+        required = true
+    )]
+    pub src: std::net::IpAddr,
+    /// Original destination address
+    #[arg(
+        short = 'd',
+        long = "dst",
+        visible_alias = "orig-dst",
+        value_name = "ADDR",
+        required = true
+    )]
+    pub dst: std::net::IpAddr,
+    /// Original source port
+    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "PORT")]
+    pub sport: Option<u16>,
+    /// Original destination port
+    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
+    pub dport: Option<u16>,
+    /// ICMP / ICMPv6 type
+    #[arg(long = "icmp-type", value_name = "TYPE")]
+    pub icmp_type: Option<u8>,
+    /// ICMP / ICMPv6 code
+    #[arg(long = "icmp-code", value_name = "CODE")]
+    pub icmp_code: Option<u8>,
+    /// ICMP / ICMPv6 id
+    #[arg(long = "icmp-id", value_name = "ID")]
+    pub icmp_id: Option<u16>,
+    /// Reply source (default: the original destination; another address seeds destination NAT)
+    #[arg(short = 'r', long = "reply-src", value_name = "ADDR")]
+    pub reply_src: Option<std::net::IpAddr>,
+    /// Reply destination (default: the original source; another address seeds source NAT)
+    #[arg(short = 'q', long = "reply-dst", value_name = "ADDR")]
+    pub reply_dst: Option<std::net::IpAddr>,
+    /// Reply source port (default: the original destination port)
+    #[arg(
+        long = "reply-sport",
+        visible_alias = "reply-port-src",
+        value_name = "PORT"
+    )]
+    pub reply_sport: Option<u16>,
+    /// Reply destination port (default: the original source port)
+    #[arg(
+        long = "reply-dport",
+        visible_alias = "reply-port-dst",
+        value_name = "PORT"
+    )]
+    pub reply_dport: Option<u16>,
+    /// Protocol state (TCP: ESTABLISHED, TIME_WAIT, ...; SCTP; DCCP)
+    #[arg(long, value_name = "STATE")]
+    pub state: Option<String>,
+    /// Status bits: SEEN_REPLY, ASSURED, FIXED_TIMEOUT (comma-separated)
+    #[arg(short = 'u', long, value_name = "STATUS[,...]", value_parser = StatusMatch::parse)]
+    pub status: Option<StatusMatch>,
+    /// Timeout (seconds or 30s, 5m, 5d); default: the state's timeout sysctl
+    #[arg(short = 't', long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<u64>,
+    /// Connection mark
+    #[arg(short = 'm', long, value_name = "MARK", value_parser = parse_u32)]
+    pub mark: Option<u32>,
+    /// Conntrack zone
+    #[arg(short = 'w', long, value_name = "ZONE")]
+    pub zone: Option<u16>,
+    /// Connection label: a bit number or a name from /etc/xtables/connlabel.conf (repeatable).
+    /// The kernel keeps labels only when a ruleset uses ct labels
+    #[arg(short = 'l', long = "label", value_name = "LABEL")]
+    pub labels: Vec<String>,
+    /// Update the entry if it exists instead of failing
+    #[arg(long = "or-update")]
+    pub or_update: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// New mark: VALUE or VALUE/MASK (only the masked bits change)
+    #[arg(long = "set-mark", value_name = "VALUE[/MASK]", value_parser = parse_mark)]
+    pub set_mark: Option<(u32, u32)>,
+    /// New timeout (seconds or 30s, 5m, 5d)
+    #[arg(long = "set-timeout", value_name = "DURATION", value_parser = parse_duration)]
+    pub set_timeout: Option<u64>,
+    /// Add a label (bit number or connlabel.conf name), repeatable
+    #[arg(long = "add-label", value_name = "LABEL")]
+    pub add_label: Vec<String>,
+    /// Remove a label, repeatable
+    #[arg(long = "del-label", value_name = "LABEL")]
+    pub del_label: Vec<String>,
+    /// Allow running without filters: update every entry
+    #[arg(long)]
+    pub all: bool,
+    /// Print the entries that would change, change nothing
+    #[arg(long = "dry-run", short = 'n')]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// File to read (ctctl save JSON Lines, or conntrack -o save lines); - or none: stdin
+    #[arg(value_name = "FILE|-")]
+    pub file: Option<std::path::PathBuf>,
+    /// Stop at the first failure (default: report failures, create the rest)
+    #[arg(long)]
+    pub strict: bool,
+    /// Update entries that exist instead of counting them as already there
+    #[arg(long = "or-update")]
+    pub or_update: bool,
+    /// Parse and report, create nothing
+    #[arg(long = "dry-run", short = 'n')]
+    pub dry_run: bool,
+}
+
+/// What `wait --for` waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitCondition {
+    /// A matching entry exists (now or later)
+    Present,
+    /// No matching entry exists (now or later)
+    Absent,
+    /// A matching entry is created
+    New,
+    /// A matching entry is destroyed
+    Destroy,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// The condition
+    #[arg(long = "for", value_enum, default_value_t = WaitCondition::Present, value_name = "CONDITION")]
+    pub condition: WaitCondition,
+    /// Give up after this long (exit 1); default: wait forever
+    #[arg(long, value_name = "DURATION", value_parser = parse_wait)]
+    pub timeout: Option<std::time::Duration>,
+    /// Wait for N entries (present) or N events (new, destroy)
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub count: usize,
+    /// Print the entry id at the end of text lines
+    #[arg(long)]
+    pub show_id: bool,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 //! a byte buffer. The schema is documented in the README and is stable:
 //! fields are only ever added.
 
-use ctctl_netlink::conntrack::{proto, Counters, Flow, Tuple};
+use ctctl_netlink::conntrack::{proto, Counters, Flow, ProtoInfo, Tuple};
 
 use super::text::{num, write_ip};
 use super::EventTag;
@@ -38,6 +38,32 @@ pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
         out.extend_from_slice(b",\"state\":\"");
         out.extend_from_slice(state.as_bytes());
         out.push(b'"');
+    }
+    // What the kernel needs besides the state to re-create SCTP and DCCP
+    // entries (nlattr_to_sctp, nlattr_to_dccp).
+    match &f.proto_info {
+        Some(ProtoInfo::Sctp(i)) => {
+            for (k, v) in [
+                (&b",\"vtag_orig\":"[..], i.vtag_orig),
+                (b",\"vtag_reply\":", i.vtag_reply),
+            ] {
+                if let Some(v) = v {
+                    out.extend_from_slice(k);
+                    num(out, v as u64);
+                }
+            }
+        }
+        Some(ProtoInfo::Dccp(i)) => {
+            if let Some(r) = i.role {
+                out.extend_from_slice(b",\"dccp_role\":");
+                num(out, r as u64);
+            }
+            if let Some(seq) = i.handshake_seq {
+                out.extend_from_slice(b",\"dccp_handshake_seq\":");
+                num(out, seq);
+            }
+        }
+        _ => {}
     }
     out.extend_from_slice(b",\"orig\":");
     tuple(out, &f.orig, f.counters_orig.as_ref());

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod events;
 pub mod exit;
 pub mod json;
+pub mod modify;
 pub mod output;
 pub mod signals;
 pub mod status;
@@ -54,6 +55,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Config(a) => config::run(&cli, a),
         Command::Status(a) => status::status(&cli, a),
         Command::Stats => status::stats(&cli),
+        Command::Create(a) => modify::create(&cli, a),
+        Command::Update(a) => modify::update(&cli, a),
+        Command::Save(a) => modify::save(&cli, a),
+        Command::Restore(a) => modify::restore(&cli, a),
+        Command::Wait(a) => modify::wait(&cli, a),
     }
 }
 

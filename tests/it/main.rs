@@ -9,3 +9,4 @@ mod errors;
 mod events;
 mod get;
 mod list;
+mod modify;

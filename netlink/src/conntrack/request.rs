@@ -2,10 +2,14 @@
 //! statistics queries. Several requests can share one buffer, to be sent in
 //! one `sendmsg` (the kernel processes every message of a datagram).
 
+use std::net::IpAddr;
 use std::ops::{Deref, DerefMut};
 
 use super::attribute::*;
 use super::filter::KernelFilter;
+use super::message::Flow;
+use super::protoinfo::{DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
+use super::status::Status;
 use super::tuple::Tuple;
 use crate::attr::AttrWriter;
 use crate::header::*;
@@ -174,6 +178,175 @@ pub fn stats(req: &mut RequestBuf, seq: u32) {
 /// Appends a `GET_STATS_CPU` dump request: per-CPU counters. conntrack(8): `-S`.
 pub fn stats_cpu(req: &mut RequestBuf, seq: u32) {
     drop(req.message(IPCTNL_MSG_CT_GET_STATS_CPU, NLM_F_DUMP, seq, AF_UNSPEC));
+}
+
+/// Status bits a request may set (`nf_ct_change_status_common` refuses to
+/// change EXPECTED, CONFIRMED and DYING, and ignores the NAT bits).
+pub const SETTABLE_STATUS: Status =
+    Status(Status::SEEN_REPLY.0 | Status::ASSURED.0 | Status::FIXED_TIMEOUT.0);
+
+/// A NAT mapping set up with an entry (`CTA_NAT_SRC` / `CTA_NAT_DST`): the
+/// address (and port) the connection is translated to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatSetup {
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+}
+
+impl NatSetup {
+    fn encode(&self, w: &mut AttrWriter<'_>, kind: u16) {
+        let n = w.begin_nested(kind);
+        match self.addr {
+            IpAddr::V4(a) => {
+                w.put(CTA_NAT_V4_MINIP, &a.octets())
+                    .put(CTA_NAT_V4_MAXIP, &a.octets());
+            }
+            IpAddr::V6(a) => {
+                w.put(CTA_NAT_V6_MINIP, &a.octets())
+                    .put(CTA_NAT_V6_MAXIP, &a.octets());
+            }
+        }
+        if let Some(port) = self.port {
+            let p = w.begin_nested(CTA_NAT_PROTO);
+            w.put_be16(CTA_PROTONAT_PORT_MIN, port)
+                .put_be16(CTA_PROTONAT_PORT_MAX, port);
+            w.end_nested(p);
+        }
+        w.end_nested(n);
+    }
+}
+
+/// What to create besides the flow's own attributes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CreateOptions {
+    /// Source NAT to set up (the kernel marks the entry SRC_NAT_DONE).
+    pub src_nat: Option<NatSetup>,
+    /// Destination NAT to set up.
+    pub dst_nat: Option<NatSetup>,
+    /// Update the entry if it exists instead of failing with `EEXIST`.
+    pub or_update: bool,
+    /// Ask for an acknowledgement (single requests) rather than errors only
+    /// (batches).
+    pub ack: bool,
+}
+
+/// Appends a request that creates `flow` (`IPCTNL_MSG_CT_NEW` with
+/// `NLM_F_CREATE`, plus `NLM_F_EXCL` unless `or_update`). Sent: both tuples,
+/// the settable status bits (with CONFIRMED, as the kernel expects on
+/// create), the timeout, the protocol state, mark, zone, helper and labels.
+/// The kernel requires both tuples and a timeout. conntrack(8): `-I`.
+pub fn create(req: &mut RequestBuf, seq: u32, flow: &Flow<'_>, opts: &CreateOptions) {
+    let mut flags = NLM_F_CREATE;
+    if !opts.or_update {
+        flags |= NLM_F_EXCL;
+    }
+    if opts.ack {
+        flags |= NLM_F_ACK;
+    }
+    let family = flow.orig.family().unwrap_or(flow.family);
+    let mut m = req.message(IPCTNL_MSG_CT_NEW, flags, seq, family);
+    let mut w = m.attrs();
+    flow.orig.encode(&mut w, CTA_TUPLE_ORIG);
+    flow.reply.encode(&mut w, CTA_TUPLE_REPLY);
+    if let Some(z) = flow.zone {
+        w.put_be16(CTA_ZONE, z);
+    }
+    let status = flow.status.unwrap_or_default().0 & SETTABLE_STATUS.0;
+    w.put_be32(CTA_STATUS, status | Status::CONFIRMED.0);
+    if let Some(t) = flow.timeout {
+        w.put_be32(CTA_TIMEOUT, t);
+    }
+    if let Some(p) = state_only(flow.proto_info.as_ref()) {
+        p.encode(&mut w);
+    }
+    if let Some(mark) = flow.mark {
+        w.put_be32(CTA_MARK, mark);
+    }
+    if let Some(h) = &flow.helper {
+        let n = w.begin_nested(CTA_HELP);
+        w.put_string(CTA_HELP_NAME, h);
+        w.end_nested(n);
+    }
+    if let Some(l) = flow.labels.as_ref().filter(|l| !l.is_empty()) {
+        w.put(CTA_LABELS, &l.0);
+    }
+    if let Some(nat) = &opts.dst_nat {
+        nat.encode(&mut w, CTA_NAT_DST);
+    }
+    if let Some(nat) = &opts.src_nat {
+        nat.encode(&mut w, CTA_NAT_SRC);
+    }
+}
+
+/// The protocol state to create with. TCP: the state alone (window scales
+/// and flags belong to live connections). SCTP and DCCP: what the kernel
+/// requires with it (`nlattr_to_sctp` wants both verification tags,
+/// `nlattr_to_dccp` the role and handshake sequence), zero when unknown.
+fn state_only(p: Option<&ProtoInfo>) -> Option<ProtoInfo> {
+    Some(match p? {
+        ProtoInfo::Tcp(i) => ProtoInfo::Tcp(TcpInfo {
+            state: Some(i.state?),
+            ..TcpInfo::default()
+        }),
+        ProtoInfo::Sctp(i) => ProtoInfo::Sctp(SctpInfo {
+            state: Some(i.state?),
+            vtag_orig: Some(i.vtag_orig.unwrap_or(0)),
+            vtag_reply: Some(i.vtag_reply.unwrap_or(0)),
+        }),
+        ProtoInfo::Dccp(i) => ProtoInfo::Dccp(DccpInfo {
+            state: Some(i.state?),
+            role: Some(i.role.unwrap_or(0)),
+            handshake_seq: Some(i.handshake_seq.unwrap_or(0)),
+        }),
+    })
+}
+
+/// Changes to an existing entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Update {
+    /// New mark bits: `(value, mask)`, the kernel computes
+    /// `(mark & !mask) ^ value` (`ctnetlink_change_mark`); value is masked here.
+    pub mark: Option<(u32, u32)>,
+    /// New timeout, seconds.
+    pub timeout: Option<u32>,
+    /// Label bits to write and which bits to touch (`CTA_LABELS` +
+    /// `CTA_LABELS_MASK`, 16 bytes each).
+    pub labels: Option<([u8; 16], [u8; 16])>,
+}
+
+/// Appends a request that changes the entry with original tuple `orig`
+/// (`IPCTNL_MSG_CT_NEW` without `NLM_F_CREATE`: `ENOENT` when absent).
+/// conntrack(8): `-U`.
+pub fn update(
+    req: &mut RequestBuf,
+    seq: u32,
+    orig: &Tuple,
+    zone: Option<u16>,
+    u: &Update,
+    ack: bool,
+) {
+    let family = orig.family().unwrap_or(AF_UNSPEC);
+    let mut m = req.message(
+        IPCTNL_MSG_CT_NEW,
+        if ack { NLM_F_ACK } else { 0 },
+        seq,
+        family,
+    );
+    let mut w = m.attrs();
+    orig.encode(&mut w, CTA_TUPLE_ORIG);
+    if let Some(z) = zone {
+        w.put_be16(CTA_ZONE, z);
+    }
+    if let Some(t) = u.timeout {
+        w.put_be32(CTA_TIMEOUT, t);
+    }
+    if let Some((value, mask)) = u.mark {
+        w.put_be32(CTA_MARK, value & mask)
+            .put_be32(CTA_MARK_MASK, mask);
+    }
+    if let Some((bits, mask)) = &u.labels {
+        w.put(CTA_LABELS, bits).put(CTA_LABELS_MASK, mask);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,378 @@
+//! `ctctl create`, `update`, `save`, `restore` and `wait`: seeding and
+//! asserting conntrack state, for other people's tests.
+
+use std::io::{BufRead, BufReader};
+use std::ops::ControlFlow;
+
+use anyhow::{bail, Context};
+use ctctl_netlink::conntrack::protoinfo::{state_names, DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
+use ctctl_netlink::conntrack::request::Update;
+use ctctl_netlink::conntrack::{proto, Flow, Labels, Status, Tuple};
+use ctctl_netlink::header::{AF_INET, AF_INET6};
+
+use super::args::{
+    Cli, CreateArgs, Format, RestoreArgs, SaveArgs, UpdateArgs, WaitArgs, WaitCondition,
+};
+use super::delete::thousands;
+use super::output::Out;
+use super::{json, Outcome, Render};
+use crate::create::{mirror, BatchStats};
+use crate::filter::{has_ports, proto_name};
+use crate::tune::timeouts::StateTimeouts;
+use crate::tune::Paths;
+use crate::wait::WaitFor;
+use crate::Conntrack;
+
+/// `/etc/xtables/connlabel.conf`: `N name` lines.
+fn label_bit(paths: &Paths, label: &str) -> anyhow::Result<u32> {
+    if let Ok(n) = label.parse::<u32>() {
+        if n < 128 {
+            return Ok(n);
+        }
+        bail!("label {n}: label bits are 0-127");
+    }
+    let file = paths.etc.join("xtables/connlabel.conf");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let n = w.next()?.parse::<u32>().ok()?;
+            (w.next()? == label).then_some(n)
+        })
+        .next()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown label '{label}' (not a bit number, not in {})",
+                file.display()
+            )
+        })
+}
+
+fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'static>> {
+    let bits = labels
+        .iter()
+        .map(|l| label_bit(paths, l))
+        .collect::<anyhow::Result<Vec<u32>>>()?;
+    Ok(Labels::from_bits(bits))
+}
+
+fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
+    if a.src.is_ipv4() != a.dst.is_ipv4() {
+        bail!("--src and --dst must be of the same family");
+    }
+    let mut orig = Tuple {
+        src: Some(a.src),
+        dst: Some(a.dst),
+        proto: Some(a.proto),
+        ..Tuple::default()
+    };
+    if has_ports(a.proto) {
+        let (Some(s), Some(d)) = (a.sport, a.dport) else {
+            bail!("a {} entry needs --sport and --dport", proto_name(a.proto));
+        };
+        orig.src_port = Some(s);
+        orig.dst_port = Some(d);
+    } else if a.proto == proto::ICMP || a.proto == proto::ICMPV6 {
+        let (Some(t), Some(c), Some(i)) = (a.icmp_type, a.icmp_code, a.icmp_id) else {
+            bail!("an ICMP entry needs --icmp-type, --icmp-code and --icmp-id");
+        };
+        orig.icmp_type = Some(t);
+        orig.icmp_code = Some(c);
+        orig.icmp_id = Some(i);
+    }
+    let mut reply = mirror(&orig);
+    if let Some(r) = a.reply_src {
+        reply.src = Some(r);
+    }
+    if let Some(r) = a.reply_dst {
+        reply.dst = Some(r);
+    }
+    if a.reply_sport.is_some() {
+        reply.src_port = a.reply_sport;
+    }
+    if a.reply_dport.is_some() {
+        reply.dst_port = a.reply_dport;
+    }
+    let proto_info = match &a.state {
+        Some(s) => {
+            let names = state_names(a.proto)
+                .ok_or_else(|| anyhow::anyhow!("--state: {} has no states", proto_name(a.proto)))?;
+            let v = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(s))
+                .ok_or_else(|| {
+                    anyhow::anyhow!("invalid --state '{s}': one of {}", names.join(", "))
+                })? as u8;
+            Some(match a.proto {
+                proto::TCP => ProtoInfo::Tcp(TcpInfo {
+                    state: Some(v),
+                    ..TcpInfo::default()
+                }),
+                proto::SCTP => ProtoInfo::Sctp(SctpInfo {
+                    state: Some(v),
+                    ..SctpInfo::default()
+                }),
+                _ => ProtoInfo::Dccp(DccpInfo {
+                    state: Some(v),
+                    ..DccpInfo::default()
+                }),
+            })
+        }
+        None if a.proto == proto::TCP => {
+            bail!("a TCP entry needs --state (ESTABLISHED, SYN_SENT, ...)")
+        }
+        None => None,
+    };
+    let mut f = Flow {
+        family: if a.src.is_ipv4() { AF_INET } else { AF_INET6 },
+        orig,
+        reply,
+        status: a.status.map(|s| Status(s.set)),
+        mark: a.mark,
+        zone: a.zone,
+        proto_info,
+        labels: if a.labels.is_empty() {
+            None
+        } else {
+            Some(labels_mask(paths, &a.labels)?)
+        },
+        ..Flow::default()
+    };
+    f.timeout = Some(match a.timeout {
+        Some(t) => t.min(u32::MAX as u64) as u32,
+        None => StateTimeouts::load(paths)?
+            .full_timeout(&f)
+            .ok_or_else(|| anyhow::anyhow!("no default timeout for this entry: give --timeout"))?,
+    });
+    Ok(f)
+}
+
+pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
+    let paths = Paths::from_env();
+    let flow = create_flow(a, &paths)?;
+    let mut ct = Conntrack::open()?;
+    if !ct.create(&flow, a.or_update)? {
+        eprintln!("ctctl: already exists (use --or-update to change it)");
+        return Ok(Outcome::NotFound);
+    }
+    if cli.output == Format::Json {
+        if let Some(f) = ct.get(&flow.orig, flow.zone)? {
+            let mut out = Out::stdout();
+            json::write_flow(out.buf(), &f, None);
+            out.line_done()?;
+            out.flush()?;
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn summary(cli: &Cli, verb: &str, s: &BatchStats, skipped_name: &str) -> anyhow::Result<()> {
+    if cli.output == Format::Json {
+        let mut out = Out::stdout();
+        out.buf().extend_from_slice(
+            format!(
+                "{{\"{verb}\":{},\"{skipped_name}\":{},\"failed\":{}}}",
+                s.done, s.skipped, s.failed
+            )
+            .as_bytes(),
+        );
+        out.line_done()?;
+        out.flush()?;
+    } else {
+        eprintln!(
+            "ctctl: {verb} {} entries, {} {}, {} failed",
+            thousands(s.done),
+            thousands(s.skipped),
+            skipped_name.replace('_', " "),
+            thousands(s.failed)
+        );
+    }
+    Ok(())
+}
+
+pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
+    let paths = Paths::from_env();
+    let filter = a.filter.to_filter()?;
+    if a.set_mark.is_none()
+        && a.set_timeout.is_none()
+        && a.add_label.is_empty()
+        && a.del_label.is_empty()
+    {
+        bail!("nothing to change: give --set-mark, --set-timeout, --add-label or --del-label");
+    }
+    if filter.is_empty() && !a.all {
+        bail!("refusing to update every entry without --all; add filters, or --all if you mean it");
+    }
+    let labels = if a.add_label.is_empty() && a.del_label.is_empty() {
+        None
+    } else {
+        let add = labels_mask(&paths, &a.add_label)?;
+        let del = labels_mask(&paths, &a.del_label)?;
+        let mut bits = [0u8; 16];
+        let mut mask = [0u8; 16];
+        for i in 0..16 {
+            bits[i] = add.0[i];
+            mask[i] = add.0[i] | del.0[i];
+        }
+        Some((bits, mask))
+    };
+    let change = Update {
+        mark: a.set_mark,
+        timeout: a.set_timeout.map(|t| t.min(u32::MAX as u64) as u32),
+        labels,
+    };
+    let mut ct = Conntrack::open()?;
+    if a.dry_run {
+        let render = Render::new(cli.output, false);
+        let mut out = Out::stdout();
+        let mut n = 0u64;
+        ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+            n += 1;
+            render.flow(out.buf(), f, None);
+            out.line_done()?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        out.flush()?;
+        eprintln!("ctctl: dry run: would update {} entries", thousands(n));
+        return Ok(Outcome::Ok);
+    }
+    let stats = if let Some(t) = filter.single_tuple() {
+        let found = ct.update(&t, filter.zone, &change)?;
+        BatchStats {
+            done: u64::from(found),
+            skipped: u64::from(!found),
+            ..BatchStats::default()
+        }
+    } else {
+        let mut up = ct.updater()?;
+        ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+            up.push(f, &change)?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        up.finish()?
+    };
+    summary(cli, "updated", &stats, "already_gone")?;
+    if stats.failed > 0 {
+        let errno = stats.failures.first().map_or(0, |f| f.errno);
+        bail!(
+            "{} updates failed: {}",
+            stats.failed,
+            ctctl_netlink::error::errno_text(errno)
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
+    let filter = a.filter.to_filter()?;
+    let mut ct = Conntrack::open()?;
+    let mut out = Out::stdout();
+    ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        json::write_flow(out.buf(), f, None);
+        out.line_done()?;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
+    let input: Box<dyn BufRead> = match &a.file {
+        None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
+        Some(p) if p.as_os_str() == "-" => {
+            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin()))
+        }
+        Some(p) => Box::new(BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
+        )),
+    };
+    let ct = Conntrack::open()?;
+    let mut creator = ct.creator(a.or_update)?;
+    let mut bad_lines = 0u64;
+    let mut parsed = 0u64;
+    let report_bad = |n: u64, e: &str| eprintln!("ctctl: line {n}: {e}");
+    for (i, line) in input.lines().enumerate() {
+        let n = i as u64 + 1;
+        let line = line.with_context(|| format!("reading line {n}"))?;
+        let flow = match crate::restore::parse_line(&line) {
+            Ok(Some(f)) => f,
+            Ok(None) => continue,
+            Err(e) => {
+                bad_lines += 1;
+                report_bad(n, &e);
+                if a.strict {
+                    bail!("stopped at line {n} (--strict)");
+                }
+                continue;
+            }
+        };
+        parsed += 1;
+        if a.dry_run {
+            continue;
+        }
+        creator.push(n, &flow)?;
+        if a.strict {
+            let s = creator.flush()?;
+            if let Some(f) = s.failures.first() {
+                report_bad(f.tag, &ctctl_netlink::error::errno_text(f.errno));
+                bail!("stopped at line {} (--strict)", f.tag);
+            }
+        }
+    }
+    if a.dry_run {
+        eprintln!(
+            "ctctl: dry run: {} entries parsed, {} bad lines",
+            thousands(parsed),
+            thousands(bad_lines)
+        );
+        return Ok(Outcome::Ok);
+    }
+    let mut stats = creator.finish()?;
+    for f in &stats.failures {
+        report_bad(f.tag, &ctctl_netlink::error::errno_text(f.errno));
+    }
+    stats.failed += bad_lines;
+    summary(cli, "created", &stats, "already_there")?;
+    if stats.failed > 0 && a.strict {
+        bail!("{} entries failed", stats.failed);
+    }
+    Ok(Outcome::Ok)
+}
+
+pub fn wait(cli: &Cli, a: &WaitArgs) -> anyhow::Result<Outcome> {
+    let filter = a.filter.to_filter()?;
+    let what = match a.condition {
+        WaitCondition::Present => WaitFor::Present,
+        WaitCondition::Absent => WaitFor::Absent,
+        WaitCondition::New => WaitFor::New,
+        WaitCondition::Destroy => WaitFor::Destroy,
+    };
+    let mut ct = Conntrack::open()?;
+    let describe = || {
+        let c = match a.condition {
+            WaitCondition::Present => "an entry to be present",
+            WaitCondition::Absent => "no entry to be left",
+            WaitCondition::New => "a new entry",
+            WaitCondition::Destroy => "an entry to be destroyed",
+        };
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        format!("{c} ({})", args.join(" "))
+    };
+    let waited = crate::wait::wait_for(&mut ct, &filter, what, a.count, a.timeout, || {
+        eprintln!("ctctl: waiting for {}", describe());
+    })?;
+    let mut out = Out::stdout();
+    let render = Render::new(cli.output, a.show_id);
+    for f in &waited.matched {
+        render.flow(out.buf(), f, None);
+        out.line_done()?;
+    }
+    out.flush()?;
+    if waited.met {
+        return Ok(Outcome::Ok);
+    }
+    let t = a.timeout.map(|t| format!("{t:?}")).unwrap_or_default();
+    eprintln!("ctctl: timed out after {t} waiting for {}", describe());
+    Ok(Outcome::NotFound)
+}

@@ -1,0 +1,258 @@
+//! Creating and updating entries: one at a time (acknowledged), or many in
+//! batches (restore, update by filter), with failures tallied per errno.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+use ctctl_netlink::conntrack::request::{self, CreateOptions, NatSetup, Update};
+use ctctl_netlink::conntrack::{Flow, Tuple};
+use ctctl_netlink::Socket;
+
+use crate::batch::{Batcher, Failure};
+use crate::error::Result;
+use crate::filter::has_ports;
+
+/// The NAT a flow's tuples imply: source NAT when replies go to another
+/// address or port than the original came from, destination NAT when they
+/// come from another one than it went to.
+pub fn nat_of(f: &Flow<'_>) -> (Option<NatSetup>, Option<NatSetup>) {
+    let ports = f.orig.proto.is_some_and(has_ports);
+    let side = |orig_addr: Option<IpAddr>,
+                orig_port: Option<u16>,
+                reply_addr: Option<IpAddr>,
+                reply_port: Option<u16>| {
+        let addr = reply_addr?;
+        let port_changed = ports && reply_port.is_some() && reply_port != orig_port;
+        (Some(addr) != orig_addr || port_changed).then_some(NatSetup {
+            addr,
+            port: if port_changed { reply_port } else { None },
+        })
+    };
+    (
+        side(f.orig.src, f.orig.src_port, f.reply.dst, f.reply.dst_port),
+        side(f.orig.dst, f.orig.dst_port, f.reply.src, f.reply.src_port),
+    )
+}
+
+/// What to send to create `f`: with NAT, the reply tuple is sent
+/// un-translated (the mirror of the original) along with the NAT mapping,
+/// so that the kernel translates it and marks the entry SRC_NAT / DST_NAT
+/// (`nf_nat_setup_info` only sets those bits when it changes the tuple, and
+/// without them packets are not translated).
+pub fn create_request<'f>(
+    f: &'f Flow<'f>,
+    or_update: bool,
+    ack: bool,
+) -> (Cow<'f, Flow<'f>>, CreateOptions) {
+    let (src_nat, dst_nat) = nat_of(f);
+    let opts = CreateOptions {
+        src_nat,
+        dst_nat,
+        or_update,
+        ack,
+    };
+    if src_nat.is_none() && dst_nat.is_none() {
+        return (Cow::Borrowed(f), opts);
+    }
+    let mut plain = f.clone();
+    plain.reply = Tuple {
+        zone: f.reply.zone,
+        ..mirror(&f.orig)
+    };
+    (Cow::Owned(plain), opts)
+}
+
+/// The reply tuple of a connection without NAT: the original, mirrored.
+pub fn mirror(t: &Tuple) -> Tuple {
+    let icmp_reply = |ty: Option<u8>| {
+        // Echo request → reply, timestamp, information, address mask (RFC 792);
+        // ICMPv6 echo request 128 → 129.
+        ty.map(|t| match t {
+            8 => 0,
+            13 => 14,
+            15 => 16,
+            17 => 18,
+            128 => 129,
+            other => other,
+        })
+    };
+    Tuple {
+        src: t.dst,
+        dst: t.src,
+        proto: t.proto,
+        src_port: t.dst_port,
+        dst_port: t.src_port,
+        icmp_type: icmp_reply(t.icmp_type),
+        icmp_code: t.icmp_code,
+        icmp_id: t.icmp_id,
+        zone: None,
+    }
+}
+
+/// What a batch of creates or updates did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Requests the kernel carried out.
+    pub done: u64,
+    /// Creates of entries that already existed (`EEXIST`), or updates of
+    /// entries that are gone (`ENOENT`).
+    pub skipped: u64,
+    /// Other failures, with their tags (line numbers), first ones kept.
+    pub failed: u64,
+    pub failures: Vec<Failure>,
+}
+
+/// Failures kept for reporting.
+const KEEP_FAILURES: usize = 100;
+
+impl BatchStats {
+    fn count(&mut self, f: Failure, skip_errno: i32) {
+        if f.errno == skip_errno {
+            self.skipped += 1;
+        } else {
+            self.failed += 1;
+            if self.failures.len() < KEEP_FAILURES {
+                self.failures.push(f);
+            }
+        }
+    }
+}
+
+/// Creates entries in batches (`ctctl restore`).
+#[derive(Debug)]
+pub struct Creator {
+    batch: Batcher,
+    stats: BatchStats,
+    or_update: bool,
+}
+
+impl Creator {
+    /// Creates on `sock`; with `or_update`, existing entries are updated.
+    pub fn new(sock: Socket, or_update: bool) -> Creator {
+        Creator {
+            batch: Batcher::new(sock, "create"),
+            stats: BatchStats::default(),
+            or_update,
+        }
+    }
+
+    /// Queues `flow`, tagged `tag` (a line number) for error reports.
+    pub fn push(&mut self, tag: u64, flow: &Flow<'_>) -> Result<()> {
+        let (flow, opts) = create_request(flow, self.or_update, false);
+        let stats = &mut self.stats;
+        self.batch.push(
+            tag,
+            |req, seq| request::create(req, seq, &flow, &opts),
+            |f| stats.count(f, libc::EEXIST),
+        )
+    }
+
+    /// Sends what is queued (to see failures so far, as `--strict` does).
+    pub fn flush(&mut self) -> Result<&BatchStats> {
+        let stats = &mut self.stats;
+        self.batch.send(|f| stats.count(f, libc::EEXIST))?;
+        Ok(&self.stats)
+    }
+
+    /// Sends what is queued and returns the totals.
+    pub fn finish(mut self) -> Result<BatchStats> {
+        self.flush()?;
+        let mut s = self.stats;
+        s.done = self.batch.sent().saturating_sub(s.skipped + s.failed);
+        Ok(s)
+    }
+}
+
+/// Updates entries in batches (`ctctl update` with filters).
+#[derive(Debug)]
+pub struct Updater {
+    batch: Batcher,
+    stats: BatchStats,
+}
+
+impl Updater {
+    pub fn new(sock: Socket) -> Updater {
+        Updater {
+            batch: Batcher::new(sock, "update"),
+            stats: BatchStats::default(),
+        }
+    }
+
+    /// Queues `change` for the entry `f` (by its original tuple and zone).
+    pub fn push(&mut self, f: &Flow<'_>, change: &Update) -> Result<()> {
+        let stats = &mut self.stats;
+        self.batch.push(
+            0,
+            |req, seq| request::update(req, seq, &f.orig, f.zone, change, false),
+            |fail| stats.count(fail, libc::ENOENT),
+        )
+    }
+
+    /// Sends what is queued and returns the totals.
+    pub fn finish(mut self) -> Result<BatchStats> {
+        let stats = &mut self.stats;
+        self.batch.send(|f| stats.count(f, libc::ENOENT))?;
+        let mut s = self.stats;
+        s.done = self.batch.sent().saturating_sub(s.skipped + s.failed);
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctctl_netlink::conntrack::proto;
+
+    fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
+        Tuple {
+            src: Some(src.parse().unwrap()),
+            dst: Some(dst.parse().unwrap()),
+            proto: Some(proto::TCP),
+            src_port: Some(sport),
+            dst_port: Some(dport),
+            ..Tuple::default()
+        }
+    }
+
+    #[test]
+    fn mirror_and_nat() {
+        let orig = t("192.168.1.10", 40000, "93.184.216.34", 443);
+        let plain = Flow {
+            orig,
+            reply: mirror(&orig),
+            ..Flow::default()
+        };
+        assert_eq!(nat_of(&plain), (None, None));
+        let snat = Flow {
+            orig,
+            reply: t("93.184.216.34", 443, "203.0.113.5", 61000),
+            ..Flow::default()
+        };
+        let (s, d) = nat_of(&snat);
+        assert_eq!(
+            s,
+            Some(NatSetup {
+                addr: "203.0.113.5".parse().unwrap(),
+                port: Some(61000)
+            })
+        );
+        assert_eq!(d, None);
+        let dnat = Flow {
+            orig,
+            reply: t("10.9.9.9", 443, "192.168.1.10", 40000),
+            ..Flow::default()
+        };
+        assert_eq!(
+            nat_of(&dnat).1.unwrap().addr,
+            "10.9.9.9".parse::<IpAddr>().unwrap()
+        );
+        let icmp = Tuple {
+            proto: Some(proto::ICMP),
+            icmp_type: Some(8),
+            icmp_code: Some(0),
+            icmp_id: Some(5),
+            ..Tuple::default()
+        };
+        assert_eq!(mirror(&icmp).icmp_type, Some(0));
+    }
+}

@@ -146,6 +146,17 @@ done
 ca=$(median < "$WORK/ca"); cb=$(median < "$WORK/cb")
 results+=("| count (conntrack -C) | $(awk -v u="$ca" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v u="$cb" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v a="$ca" -v b="$cb" 'BEGIN { printf "%.2fx", a / b }') |")
 
+# restore: the whole table from the same file (conntrack -R syntax), into
+# an empty table each time; the flush in between is not timed.
+rm -f "$WORK/a" "$WORK/b"
+for _ in $(seq "$REPS"); do
+  in_ns "$CTCTL" flush --all 2>/dev/null
+  run a nsenter --net="$NSPATH" conntrack -R "$WORK/entries"
+  in_ns "$CTCTL" flush --all 2>/dev/null
+  run b nsenter --net="$NSPATH" "$CTCTL" restore "$WORK/entries"
+done
+summarize "restore $N entries (conntrack -R)"
+
 # Event storms: `ctctl events -e new -o json` and `conntrack -E -e NEW`
 # listen side by side in a fresh namespace while `conntrack -R` inserts
 # STORM entries; then count what each delivered.
@@ -192,6 +203,7 @@ storm 300000
 if [ "$N" -ge 1000000 ]; then storm 1000000; fi
 
 codec=$(cargo bench --quiet --bench codec 2>/dev/null | grep 'JSON events' | awk '{ print $(NF-1) }')
+wait_latency=$(cargo bench --quiet --bench wait_latency 2>/dev/null | tail -1)
 
 echo
 echo "N=$count entries, $REPS runs each, alternating; medians of wall time (user CPU, system CPU, peak RSS)."
@@ -202,3 +214,4 @@ echo "|---|---|---|---|"
 printf '%s\n' "${results[@]}"
 echo
 echo "JSON event formatting (cargo bench --bench codec, captured messages, one core): $codec events/s"
+echo "$wait_latency (cargo bench --bench wait_latency)"

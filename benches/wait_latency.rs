@@ -27,13 +27,19 @@ fn main() {
         return;
     }
     let ns = Ns(format!("ctctl-waitbench-{}", std::process::id()));
-    assert!(Command::new("ip").args(["netns", "add", &ns.0]).status().unwrap().success());
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns.0])
+        .status()
+        .unwrap()
+        .success());
     let mut ct = Conntrack::in_netns(&ns.0).expect("open the namespace's table");
     let mut samples = Vec::new();
     for i in 0..21u16 {
         let port = 10_000 + i;
         let mut child = Command::new(env!("CARGO_BIN_EXE_ctctl"))
-            .args(["--netns", &ns.0, "-o", "json", "wait", "--for", "new", "-p", "udp"])
+            .args([
+                "--netns", &ns.0, "-o", "json", "wait", "--for", "new", "-p", "udp",
+            ])
             .args(["--dport", &port.to_string(), "--timeout", "10s"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

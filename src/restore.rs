@@ -6,9 +6,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ctctl_netlink::conntrack::protoinfo::state_names;
-use ctctl_netlink::conntrack::{
-    proto, DccpInfo, Flow, Labels, ProtoInfo, SctpInfo, Status, TcpInfo, Tuple,
-};
+use ctctl_netlink::conntrack::{DccpInfo, Flow, Labels, ProtoInfo, SctpInfo, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 use serde::Deserialize;
 
@@ -131,25 +129,10 @@ fn parse_json(line: &str) -> Result<Parsed, String> {
 }
 
 fn state(p: u8, name: &str) -> Result<ProtoInfo, String> {
-    let names = state_names(p).ok_or_else(|| format!("protocol {p} has no states"))?;
-    let v = names
-        .iter()
-        .position(|n| n.eq_ignore_ascii_case(name))
-        .ok_or_else(|| format!("unknown state '{name}'"))? as u8;
-    Ok(match p {
-        proto::TCP => ProtoInfo::Tcp(TcpInfo {
-            state: Some(v),
-            ..TcpInfo::default()
-        }),
-        proto::SCTP => ProtoInfo::Sctp(SctpInfo {
-            state: Some(v),
-            ..SctpInfo::default()
-        }),
-        _ => ProtoInfo::Dccp(DccpInfo {
-            state: Some(v),
-            ..DccpInfo::default()
-        }),
-    })
+    if state_names(p).is_none() {
+        return Err(format!("protocol {p} has no states"));
+    }
+    ProtoInfo::from_state_name(p, name).ok_or_else(|| format!("unknown state '{name}'"))
 }
 
 /// conntrack(8) save syntax: `-I|-A [options]` as `conntrack -L -o save`

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::ops::ControlFlow;
 
 use anyhow::{bail, Context};
-use ctctl_netlink::conntrack::protoinfo::{state_names, DccpInfo, ProtoInfo, SctpInfo, TcpInfo};
+use ctctl_netlink::conntrack::protoinfo::{state_names, ProtoInfo};
 use ctctl_netlink::conntrack::request::Update;
 use ctctl_netlink::conntrack::{proto, Flow, Labels, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
@@ -95,28 +95,14 @@ fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
     }
     let proto_info = match &a.state {
         Some(s) => {
-            let names = state_names(a.proto)
-                .ok_or_else(|| anyhow::anyhow!("--state: {} has no states", proto_name(a.proto)))?;
-            let v = names
-                .iter()
-                .position(|n| n.eq_ignore_ascii_case(s))
-                .ok_or_else(|| {
-                    anyhow::anyhow!("invalid --state '{s}': one of {}", names.join(", "))
-                })? as u8;
-            Some(match a.proto {
-                proto::TCP => ProtoInfo::Tcp(TcpInfo {
-                    state: Some(v),
-                    ..TcpInfo::default()
-                }),
-                proto::SCTP => ProtoInfo::Sctp(SctpInfo {
-                    state: Some(v),
-                    ..SctpInfo::default()
-                }),
-                _ => ProtoInfo::Dccp(DccpInfo {
-                    state: Some(v),
-                    ..DccpInfo::default()
-                }),
-            })
+            Some(ProtoInfo::from_state_name(a.proto, s).ok_or_else(|| {
+                match state_names(a.proto) {
+                    Some(names) => {
+                        anyhow::anyhow!("invalid --state '{s}': one of {}", names.join(", "))
+                    }
+                    None => anyhow::anyhow!("--state: {} has no states", proto_name(a.proto)),
+                }
+            })?)
         }
         None if a.proto == proto::TCP => {
             bail!("a TCP entry needs --state (ESTABLISHED, SYN_SENT, ...)")

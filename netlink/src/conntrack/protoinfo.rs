@@ -117,6 +117,27 @@ impl ProtoInfo {
         Some(names.get(s as usize).copied().unwrap_or("NONE"))
     }
 
+    /// The state called `name` (as conntrack prints it, any case) of layer-4
+    /// protocol `l4proto` (TCP, SCTP, DCCP), other fields unset.
+    pub fn from_state_name(l4proto: u8, name: &str) -> Option<ProtoInfo> {
+        let names = state_names(l4proto)?;
+        let state = Some(names.iter().position(|n| n.eq_ignore_ascii_case(name))? as u8);
+        Some(match l4proto {
+            proto::TCP => ProtoInfo::Tcp(TcpInfo {
+                state,
+                ..TcpInfo::default()
+            }),
+            proto::SCTP => ProtoInfo::Sctp(SctpInfo {
+                state,
+                ..SctpInfo::default()
+            }),
+            _ => ProtoInfo::Dccp(DccpInfo {
+                state,
+                ..DccpInfo::default()
+            }),
+        })
+    }
+
     /// Decodes `CTA_PROTOINFO`. Returns `None` for an empty or unknown nest.
     pub fn decode(outer: Attr<'_>) -> Result<Option<ProtoInfo>, DecodeError> {
         let mut info = None;
@@ -304,6 +325,20 @@ mod tests {
         ] {
             assert_eq!(round_trip(p), p);
         }
+    }
+
+    #[test]
+    fn from_state_name() {
+        let p = ProtoInfo::from_state_name(proto::TCP, "time_wait").unwrap();
+        assert_eq!(p.state_name(), Some("TIME_WAIT"));
+        assert_eq!(
+            ProtoInfo::from_state_name(proto::SCTP, "COOKIE_WAIT")
+                .unwrap()
+                .state(),
+            Some(2)
+        );
+        assert!(ProtoInfo::from_state_name(proto::UDP, "ESTABLISHED").is_none());
+        assert!(ProtoInfo::from_state_name(proto::TCP, "BOGUS").is_none());
     }
 
     #[test]

@@ -349,6 +349,17 @@ fn wait_line(
     })
 }
 
+/// A test that fails while ctctl runs must not leave it running (an event
+/// listener keeps its namespace alive and slows the kernel down).
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 impl Background {
     /// Starts `ctctl ARGS` in `ns` with stdout piped or sent elsewhere.
     pub fn start(ns: &Netns, args: &[&str], stdout: Stdio) -> Background {
@@ -406,28 +417,39 @@ impl Background {
     /// stdout lines (when piped) joined, its exit code and stderr lines.
     /// Kills it and fails on timeout.
     pub fn finish(mut self, secs: u64) -> (String, Option<i32>, Vec<String>) {
+        let stderr_lines = std::mem::take(&mut self.stderr_lines);
+        let stdout_lines = std::mem::take(&mut self.stdout_lines);
+        self.finish_inner(secs, stdout_lines, stderr_lines)
+    }
+
+    fn finish_inner(
+        &mut self,
+        secs: u64,
+        mut stdout_lines: Vec<String>,
+        mut stderr_lines: Vec<String>,
+    ) -> (String, Option<i32>, Vec<String>) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
         loop {
             // Keep draining stdout so the child never blocks on a full pipe.
             if let Some(rx) = &self.stdout {
                 while let Ok(line) = rx.try_recv() {
-                    self.stdout_lines.push(line);
+                    stdout_lines.push(line);
                 }
             }
             if let Some(status) = self.child.try_wait().unwrap() {
                 if let Some(rx) = &self.stdout {
-                    self.stdout_lines.extend(rx.iter());
+                    stdout_lines.extend(rx.iter());
                 }
-                self.stderr_lines.extend(self.stderr.iter());
-                let mut out = self.stdout_lines.join("\n");
+                stderr_lines.extend(self.stderr.iter());
+                let mut out = stdout_lines.join("\n");
                 if !out.is_empty() {
                     out.push('\n');
                 }
-                return (out, status.code(), self.stderr_lines);
+                return (out, status.code(), stderr_lines);
             }
             if std::time::Instant::now() >= deadline {
                 let _ = self.child.kill();
-                let tail: Vec<&String> = self.stderr_lines.iter().rev().take(5).collect();
+                let tail: Vec<&String> = stderr_lines.iter().rev().take(5).collect();
                 panic!("ctctl did not exit within {secs} s; stderr ends {tail:?}");
             }
             // Bounded wait for a child's exit: there is no event to block on

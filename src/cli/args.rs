@@ -81,42 +81,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Layer-4 protocol
-    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, required = true)]
-    pub proto: u8,
-    /// Original source address
-    #[arg(
-        short = 's',
-        long = "src",
-        visible_alias = "orig-src",
-        value_name = "ADDR",
-        required = true
-    )]
-    pub src: std::net::IpAddr,
-    /// Original destination address
-    #[arg(
-        short = 'd',
-        long = "dst",
-        visible_alias = "orig-dst",
-        value_name = "ADDR",
-        required = true
-    )]
-    pub dst: std::net::IpAddr,
-    /// Original source port
-    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "PORT")]
-    pub sport: Option<u16>,
-    /// Original destination port
-    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
-    pub dport: Option<u16>,
-    /// ICMP / ICMPv6 type
-    #[arg(long = "icmp-type", value_name = "TYPE")]
-    pub icmp_type: Option<u8>,
-    /// ICMP / ICMPv6 code
-    #[arg(long = "icmp-code", value_name = "CODE")]
-    pub icmp_code: Option<u8>,
-    /// ICMP / ICMPv6 id
-    #[arg(long = "icmp-id", value_name = "ID")]
-    pub icmp_id: Option<u16>,
+    #[command(flatten)]
+    pub tuple: TupleArgs,
     /// Reply source (default: the original destination; another address seeds destination NAT)
     #[arg(short = 'r', long = "reply-src", value_name = "ADDR")]
     pub reply_src: Option<std::net::IpAddr>,
@@ -629,8 +595,9 @@ pub struct DeleteArgs {
     pub show_id: bool,
 }
 
-#[derive(Debug, Args)]
-pub struct GetArgs {
+/// One connection's original tuple, as `get`, `create` take it.
+#[derive(Debug, Clone, Args)]
+pub struct TupleArgs {
     /// Layer-4 protocol
     #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, required = true)]
     pub proto: u8,
@@ -663,17 +630,62 @@ pub struct GetArgs {
     #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
     pub dport: Option<u16>,
 
-    /// ICMP type (ICMP, ICMPv6)
+    /// ICMP / ICMPv6 type
     #[arg(long = "icmp-type", value_name = "TYPE")]
     pub icmp_type: Option<u8>,
 
-    /// ICMP code (ICMP, ICMPv6)
+    /// ICMP / ICMPv6 code
     #[arg(long = "icmp-code", value_name = "CODE")]
     pub icmp_code: Option<u8>,
 
-    /// ICMP id (ICMP, ICMPv6)
+    /// ICMP / ICMPv6 id
     #[arg(long = "icmp-id", value_name = "ID")]
     pub icmp_id: Option<u16>,
+}
+
+impl TupleArgs {
+    /// The tuple, checked for completeness: both ports for port
+    /// protocols, type, code and id for ICMP.
+    pub fn tuple(&self) -> Result<crate::Tuple, String> {
+        use crate::filter::{has_ports, proto_name};
+        use ctctl_netlink::conntrack::proto;
+        if self.src.is_ipv4() != self.dst.is_ipv4() {
+            return Err("--src and --dst must be of the same family".to_string());
+        }
+        let mut t = crate::Tuple {
+            src: Some(self.src),
+            dst: Some(self.dst),
+            proto: Some(self.proto),
+            ..crate::Tuple::default()
+        };
+        if has_ports(self.proto) {
+            let (Some(s), Some(d)) = (self.sport, self.dport) else {
+                return Err(format!(
+                    "a {} entry is named by its ports: give --sport and --dport",
+                    proto_name(self.proto)
+                ));
+            };
+            t.src_port = Some(s);
+            t.dst_port = Some(d);
+        } else if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
+            let (Some(ty), Some(code), Some(id)) = (self.icmp_type, self.icmp_code, self.icmp_id)
+            else {
+                return Err(
+                    "an ICMP entry is named by --icmp-type, --icmp-code and --icmp-id".to_string(),
+                );
+            };
+            t.icmp_type = Some(ty);
+            t.icmp_code = Some(code);
+            t.icmp_id = Some(id);
+        }
+        Ok(t)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    #[command(flatten)]
+    pub tuple: TupleArgs,
 
     /// Conntrack zone
     #[arg(short = 'w', long, value_name = "ZONE")]

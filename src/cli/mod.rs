@@ -18,10 +18,8 @@ pub mod text;
 use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::bail;
-use ctctl_netlink::conntrack::{proto, EventKind, Flow, Tuple};
+use ctctl_netlink::conntrack::{EventKind, Flow};
 
-use crate::filter::has_ports;
 use crate::{netns, Conntrack};
 use args::{Cli, Command, Format, GetArgs, ListArgs};
 use output::Out;
@@ -148,43 +146,8 @@ fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The original tuple `get` asks for, checked for completeness.
-pub fn get_tuple(a: &GetArgs) -> anyhow::Result<Tuple> {
-    if a.src.is_ipv4() != a.dst.is_ipv4() {
-        bail!("--src and --dst must be of the same family");
-    }
-    let mut t = Tuple {
-        src: Some(a.src),
-        dst: Some(a.dst),
-        proto: Some(a.proto),
-        ..Tuple::default()
-    };
-    if has_ports(a.proto) {
-        match (a.sport, a.dport) {
-            (Some(s), Some(d)) => {
-                t.src_port = Some(s);
-                t.dst_port = Some(d);
-            }
-            _ => bail!(
-                "a {} entry is found by its ports: give --sport and --dport",
-                crate::filter::proto_name(a.proto)
-            ),
-        }
-    } else if a.proto == proto::ICMP || a.proto == proto::ICMPV6 {
-        match (a.icmp_type, a.icmp_code, a.icmp_id) {
-            (Some(ty), Some(code), Some(id)) => {
-                t.icmp_type = Some(ty);
-                t.icmp_code = Some(code);
-                t.icmp_id = Some(id);
-            }
-            _ => bail!("an ICMP entry is found by --icmp-type, --icmp-code and --icmp-id"),
-        }
-    }
-    Ok(t)
-}
-
 fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {
-    let tuple = get_tuple(a)?;
+    let tuple = a.tuple.tuple().map_err(anyhow::Error::msg)?;
     let mut ct = Conntrack::open()?;
     match ct.get(&tuple, a.zone)? {
         Some(f) => {

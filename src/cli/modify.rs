@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use anyhow::{bail, Context};
 use ctctl_netlink::conntrack::protoinfo::{state_names, ProtoInfo};
 use ctctl_netlink::conntrack::request::Update;
-use ctctl_netlink::conntrack::{proto, Flow, Labels, Status, Tuple};
+use ctctl_netlink::conntrack::{proto, Flow, Labels, Status};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
 use super::args::{
@@ -17,7 +17,7 @@ use super::delete::thousands;
 use super::output::Out;
 use super::{json, Outcome, Render};
 use crate::create::{mirror, BatchStats};
-use crate::filter::{has_ports, proto_name};
+use crate::filter::proto_name;
 use crate::tune::timeouts::StateTimeouts;
 use crate::tune::Paths;
 use crate::wait::WaitFor;
@@ -57,29 +57,8 @@ fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'stati
 }
 
 fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
-    if a.src.is_ipv4() != a.dst.is_ipv4() {
-        bail!("--src and --dst must be of the same family");
-    }
-    let mut orig = Tuple {
-        src: Some(a.src),
-        dst: Some(a.dst),
-        proto: Some(a.proto),
-        ..Tuple::default()
-    };
-    if has_ports(a.proto) {
-        let (Some(s), Some(d)) = (a.sport, a.dport) else {
-            bail!("a {} entry needs --sport and --dport", proto_name(a.proto));
-        };
-        orig.src_port = Some(s);
-        orig.dst_port = Some(d);
-    } else if a.proto == proto::ICMP || a.proto == proto::ICMPV6 {
-        let (Some(t), Some(c), Some(i)) = (a.icmp_type, a.icmp_code, a.icmp_id) else {
-            bail!("an ICMP entry needs --icmp-type, --icmp-code and --icmp-id");
-        };
-        orig.icmp_type = Some(t);
-        orig.icmp_code = Some(c);
-        orig.icmp_id = Some(i);
-    }
+    let orig = a.tuple.tuple().map_err(anyhow::Error::msg)?;
+    let l4 = a.tuple.proto;
     let mut reply = mirror(&orig);
     if let Some(r) = a.reply_src {
         reply.src = Some(r);
@@ -93,24 +72,27 @@ fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
     if a.reply_dport.is_some() {
         reply.dst_port = a.reply_dport;
     }
-    let proto_info = match &a.state {
-        Some(s) => {
-            Some(ProtoInfo::from_state_name(a.proto, s).ok_or_else(|| {
-                match state_names(a.proto) {
+    let proto_info =
+        match &a.state {
+            Some(s) => Some(ProtoInfo::from_state_name(l4, s).ok_or_else(
+                || match state_names(l4) {
                     Some(names) => {
                         anyhow::anyhow!("invalid --state '{s}': one of {}", names.join(", "))
                     }
-                    None => anyhow::anyhow!("--state: {} has no states", proto_name(a.proto)),
-                }
-            })?)
-        }
-        None if a.proto == proto::TCP => {
-            bail!("a TCP entry needs --state (ESTABLISHED, SYN_SENT, ...)")
-        }
-        None => None,
-    };
+                    None => anyhow::anyhow!("--state: {} has no states", proto_name(l4)),
+                },
+            )?),
+            None if l4 == proto::TCP => {
+                bail!("a TCP entry needs --state (ESTABLISHED, SYN_SENT, ...)")
+            }
+            None => None,
+        };
     let mut f = Flow {
-        family: if a.src.is_ipv4() { AF_INET } else { AF_INET6 },
+        family: if a.tuple.src.is_ipv4() {
+            AF_INET
+        } else {
+            AF_INET6
+        },
         orig,
         reply,
         status: a.status.map(|s| Status(s.set)),

@@ -55,29 +55,25 @@ pub fn write_flow(
         out.extend_from_slice(state.as_bytes());
         out.push(b' ');
     }
-    tuple(out, f.family, &f.orig);
-    if let Some(z) = f.orig.zone {
-        out.extend_from_slice(b"zone-orig=");
-        num(out, z as u64);
-        out.push(b' ');
-    }
-    if let Some(c) = &f.counters_orig {
-        counters(out, c);
-    }
+    direction(
+        out,
+        f.family,
+        &f.orig,
+        b"zone-orig=",
+        f.counters_orig.as_ref(),
+    );
     if let Some(s) = f.status {
         if !s.contains(Status::SEEN_REPLY) {
             out.extend_from_slice(b"[UNREPLIED] ");
         }
     }
-    tuple(out, f.family, &f.reply);
-    if let Some(z) = f.reply.zone {
-        out.extend_from_slice(b"zone-reply=");
-        num(out, z as u64);
-        out.push(b' ');
-    }
-    if let Some(c) = &f.counters_reply {
-        counters(out, c);
-    }
+    direction(
+        out,
+        f.family,
+        &f.reply,
+        b"zone-reply=",
+        f.counters_reply.as_ref(),
+    );
     if let Some(s) = f.status {
         if s.contains(Status::HW_OFFLOAD) {
             out.extend_from_slice(b"[HW_OFFLOAD] ");
@@ -88,14 +84,10 @@ pub fn write_flow(
         }
     }
     if let Some(m) = f.mark {
-        out.extend_from_slice(b"mark=");
-        num(out, m as u64);
-        out.push(b' ');
+        field(out, b"mark=", m as u64);
     }
     if let Some(m) = f.secmark {
-        out.extend_from_slice(b"secmark=");
-        num(out, m as u64);
-        out.push(b' ');
+        field(out, b"secmark=", m as u64);
     }
     if let Some(ctx) = &f.secctx {
         out.extend_from_slice(b"secctx=");
@@ -103,16 +95,12 @@ pub fn write_flow(
         out.push(b' ');
     }
     if let Some(z) = f.zone {
-        out.extend_from_slice(b"zone=");
-        num(out, z as u64);
-        out.push(b' ');
+        field(out, b"zone=", z as u64);
     }
     if let Some(ts) = &f.timestamp {
         let start = ts.start / 1_000_000_000;
         let stop = ts.stop.map_or(now, |s| s / 1_000_000_000);
-        out.extend_from_slice(b"delta-time=");
-        num(out, stop.wrapping_sub(start));
-        out.push(b' ');
+        field(out, b"delta-time=", stop.wrapping_sub(start));
     }
     if let Some(h) = &f.helper {
         out.extend_from_slice(b"helper=");
@@ -120,15 +108,11 @@ pub fn write_flow(
         out.push(b' ');
     }
     if let Some(u) = f.use_count {
-        out.extend_from_slice(b"use=");
-        num(out, u as u64);
-        out.push(b' ');
+        field(out, b"use=", u as u64);
     }
     if opts.show_id {
         if let Some(id) = f.id {
-            out.extend_from_slice(b"id=");
-            num(out, id as u64);
-            out.push(b' ');
+            field(out, b"id=", id as u64);
         }
     }
     // Drop the last blank, as libnetfilter_conntrack does.
@@ -141,6 +125,26 @@ pub fn write_flow(
             out.extend_from_slice(b" [USERSPACE] portid=");
             num(out, ev.portid as u64);
         }
+    }
+}
+
+/// `key=N ` (the key includes its `=`).
+#[inline]
+fn field(out: &mut Vec<u8>, key: &[u8], v: u64) {
+    out.extend_from_slice(key);
+    num(out, v);
+    out.push(b' ');
+}
+
+/// One direction: the tuple, its own zone, its counters.
+#[inline]
+fn direction(out: &mut Vec<u8>, family: u8, t: &Tuple, zone_key: &[u8], c: Option<&Counters>) {
+    tuple(out, family, t);
+    if let Some(z) = t.zone {
+        field(out, zone_key, z as u64);
+    }
+    if let Some(c) = c {
+        counters(out, c);
     }
 }
 

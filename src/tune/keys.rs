@@ -397,32 +397,24 @@ pub fn resolve<'k>(keys: &'k [Key], name: &str) -> Option<Resolved<'k>> {
 mod tests {
     use super::*;
 
-    pub(crate) fn fake_tree(tag: &str) -> (PathBuf, Paths) {
-        let dir = std::env::temp_dir().join(format!("ctctl-keys-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let nf = dir.join("proc/sys/net/netfilter");
-        std::fs::create_dir_all(&nf).unwrap();
-        for (f, v) in [
-            ("nf_conntrack_max", "262144"),
-            ("nf_conntrack_buckets", "65536"),
-            ("nf_conntrack_count", "1234"),
-            ("nf_conntrack_acct", "0"),
-            ("nf_conntrack_timestamp", "0"),
-            ("nf_conntrack_events", "2"),
-            ("nf_conntrack_tcp_timeout_established", "432000"),
-            ("nf_conntrack_tcp_timeout_time_wait", "120"),
-            ("nf_conntrack_udp_timeout", "30"),
-            ("nf_conntrack_udp_timeout_stream", "120"),
-            ("nf_conntrack_frag6_timeout", "60"),
-            ("nf_conntrack_tcp_loose", "1"),
-        ] {
-            std::fs::write(nf.join(f), format!("{v}\n")).unwrap();
-        }
-        let params = dir.join("sys/module/nf_conntrack/parameters");
-        std::fs::create_dir_all(&params).unwrap();
-        std::fs::write(params.join("hashsize"), "65536\n").unwrap();
-        let paths = Paths::under(&dir);
-        (dir, paths)
+    fn fake_tree(tag: &str) -> (PathBuf, Paths) {
+        crate::tune::testing::fake_tree(
+            &format!("keys-{tag}"),
+            &[
+                ("nf_conntrack_max", "262144"),
+                ("nf_conntrack_buckets", "65536"),
+                ("nf_conntrack_count", "1234"),
+                ("nf_conntrack_acct", "0"),
+                ("nf_conntrack_timestamp", "0"),
+                ("nf_conntrack_events", "2"),
+                ("nf_conntrack_tcp_timeout_established", "432000"),
+                ("nf_conntrack_tcp_timeout_time_wait", "120"),
+                ("nf_conntrack_udp_timeout", "30"),
+                ("nf_conntrack_udp_timeout_stream", "120"),
+                ("nf_conntrack_frag6_timeout", "60"),
+                ("nf_conntrack_tcp_loose", "1"),
+            ],
+        )
     }
 
     #[test]

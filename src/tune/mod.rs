@@ -102,3 +102,28 @@ pub fn read_u64(path: &Path) -> Result<Option<u64>, Error> {
         }),
     }
 }
+
+/// A fake `/proc/sys` + `/sys/module` tree for unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::PathBuf;
+
+    use super::Paths;
+
+    /// Creates `$TMP/ctctl-<tag>-<pid>` with the given `net/netfilter`
+    /// sysctls and `hashsize` = 65536; returns it and its [`Paths`].
+    pub fn fake_tree(tag: &str, sysctls: &[(&str, &str)]) -> (PathBuf, Paths) {
+        let dir = std::env::temp_dir().join(format!("ctctl-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let nf = dir.join("proc/sys/net/netfilter");
+        std::fs::create_dir_all(&nf).unwrap();
+        for (f, v) in sysctls {
+            std::fs::write(nf.join(f), format!("{v}\n")).unwrap();
+        }
+        let params = dir.join("sys/module/nf_conntrack/parameters");
+        std::fs::create_dir_all(&params).unwrap();
+        std::fs::write(params.join("hashsize"), "65536\n").unwrap();
+        let paths = Paths::under(&dir);
+        (dir, paths)
+    }
+}

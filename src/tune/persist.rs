@@ -245,20 +245,18 @@ mod tests {
     }
 
     fn tree(tag: &str, loadable: bool) -> (PathBuf, Paths) {
-        let dir = std::env::temp_dir().join(format!("ctctl-persist-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let nf = dir.join("proc/sys/net/netfilter");
-        std::fs::create_dir_all(&nf).unwrap();
-        std::fs::write(nf.join("nf_conntrack_max"), "262144\n").unwrap();
-        std::fs::write(nf.join("nf_conntrack_buckets"), "65536\n").unwrap();
-        std::fs::write(nf.join("nf_conntrack_tcp_timeout_established"), "432000\n").unwrap();
-        let m = dir.join("sys/module/nf_conntrack");
-        std::fs::create_dir_all(m.join("parameters")).unwrap();
-        std::fs::write(m.join("parameters/hashsize"), "65536\n").unwrap();
+        let (dir, paths) = crate::tune::testing::fake_tree(
+            &format!("persist-{tag}"),
+            &[
+                ("nf_conntrack_max", "262144"),
+                ("nf_conntrack_buckets", "65536"),
+                ("nf_conntrack_tcp_timeout_established", "432000"),
+            ],
+        );
         if loadable {
-            std::fs::write(m.join("initstate"), "live\n").unwrap();
+            std::fs::write(paths.sys_module.join("nf_conntrack/initstate"), "live\n").unwrap();
         }
-        (dir.clone(), Paths::under(&dir))
+        (dir, paths)
     }
 
     #[test]

@@ -148,24 +148,17 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn tree(tag: &str) -> (std::path::PathBuf, Paths) {
-        let dir = std::env::temp_dir().join(format!("ctctl-set-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let nf = dir.join("proc/sys/net/netfilter");
-        std::fs::create_dir_all(&nf).unwrap();
-        for (f, v) in [
-            ("nf_conntrack_max", "262144"),
-            ("nf_conntrack_buckets", "65536"),
-            ("nf_conntrack_count", "10"),
-            ("nf_conntrack_acct", "0"),
-            ("nf_conntrack_tcp_timeout_established", "432000"),
-            ("nf_conntrack_tcp_timeout_time_wait", "120"),
-        ] {
-            std::fs::write(nf.join(f), format!("{v}\n")).unwrap();
-        }
-        let params = dir.join("sys/module/nf_conntrack/parameters");
-        std::fs::create_dir_all(&params).unwrap();
-        std::fs::write(params.join("hashsize"), "65536\n").unwrap();
-        (dir.clone(), Paths::under(&dir))
+        crate::tune::testing::fake_tree(
+            &format!("set-{tag}"),
+            &[
+                ("nf_conntrack_max", "262144"),
+                ("nf_conntrack_buckets", "65536"),
+                ("nf_conntrack_count", "10"),
+                ("nf_conntrack_acct", "0"),
+                ("nf_conntrack_tcp_timeout_established", "432000"),
+                ("nf_conntrack_tcp_timeout_time_wait", "120"),
+            ],
+        )
     }
 
     fn pairs(p: &[&str]) -> Vec<String> {

@@ -118,13 +118,15 @@ mod tests {
 
     #[test]
     fn loads_from_a_fake_tree_and_computes_idle() {
-        let dir = std::env::temp_dir().join(format!("ctctl-timeouts-{}", std::process::id()));
-        let nf = dir.join("proc/sys/net/netfilter");
-        std::fs::create_dir_all(&nf).unwrap();
-        std::fs::write(nf.join("nf_conntrack_tcp_timeout_established"), "432000\n").unwrap();
-        std::fs::write(nf.join("nf_conntrack_udp_timeout"), "30\n").unwrap();
-        std::fs::write(nf.join("nf_conntrack_udp_timeout_stream"), "120\n").unwrap();
-        let t = StateTimeouts::load(&Paths::under(&dir)).unwrap();
+        let (dir, paths) = crate::tune::testing::fake_tree(
+            "timeouts",
+            &[
+                ("nf_conntrack_tcp_timeout_established", "432000"),
+                ("nf_conntrack_udp_timeout", "30"),
+                ("nf_conntrack_udp_timeout_stream", "120"),
+            ],
+        );
+        let t = StateTimeouts::load(&paths).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(t.tcp[3], Some(432000));
         assert_eq!(t.tcp[7], None, "missing sysctls are None");

@@ -162,6 +162,25 @@ impl Netns {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs ctctl with `args` in the namespace, `input` on its stdin.
+    pub fn ctctl_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .ctctl()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run ctctl");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
     /// Sets a sysctl of this namespace (`net.netfilter.*`, per namespace).
     pub fn sysctl(&self, key: &str, value: &str) {
         self.exec_ok(&["sysctl", "-q", "-w", &format!("{key}={value}")]);

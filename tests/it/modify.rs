@@ -308,21 +308,7 @@ fn save_flush_restore_gives_the_same_table() {
     assert_eq!(saved.lines().count(), before.len());
     ns.ctctl_ok(&["flush", "--all"]);
     assert!(lines(&ns.ctctl_ok(&["list"])).is_empty());
-    let mut child = ns
-        .ctctl()
-        .args(["-o", "json", "restore", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(saved.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ns.ctctl_stdin(&["-o", "json", "restore", "-"], &saved);
     assert!(
         out.status.success(),
         "{}",
@@ -376,21 +362,7 @@ fn restore_reports_bad_lines_and_creates_the_rest() {
 -I -p tcp -s 10.0.0.3 -d 10.0.0.2 --sport 1 --dport 80 --state ESTABLISHED -t 60
 -I -p tcp -s 10.0.0.4 -d 10.0.0.2 --sport 1 --dport 80 --state NOSUCHSTATE -t 60
 ";
-    let mut child = ns
-        .ctctl()
-        .args(["-o", "json", "restore"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ns.ctctl_stdin(&["-o", "json", "restore"], input);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("line 2:"), "{err}");
@@ -403,20 +375,7 @@ fn restore_reports_bad_lines_and_creates_the_rest() {
     assert_eq!(lines(&ns.ctctl_ok(&["list"])).len(), 3);
     // --strict stops at the first bad line.
     let ns2 = Netns::new();
-    let mut child = ns2
-        .ctctl()
-        .args(["restore", "--strict"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = ns2.ctctl_stdin(&["restore", "--strict"], input);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped at line 2"));
     assert_eq!(lines(&ns2.ctctl_ok(&["list"])).len(), 1);

@@ -18,6 +18,7 @@ pub const BATCH_BYTES: usize = 32 * 1024;
 pub struct Failure {
     /// The caller's tag of the message (a line number, an index).
     pub tag: u64,
+    /// The kernel's errno.
     pub errno: i32,
 }
 

@@ -99,6 +99,7 @@ pub struct BatchStats {
     pub skipped: u64,
     /// Other failures, with their tags (line numbers), first ones kept.
     pub failed: u64,
+    /// The first failures, tagged with their line numbers.
     pub failures: Vec<Failure>,
 }
 
@@ -171,6 +172,7 @@ pub struct Updater {
 }
 
 impl Updater {
+    /// An updater on `sock`.
     pub fn new(sock: Socket) -> Updater {
         Updater {
             batch: Batcher::new(sock, "update"),

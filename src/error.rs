@@ -20,7 +20,9 @@ pub enum Error {
     /// A file under /proc or /sys could not be read or written.
     #[error("{path}: {source}")]
     File {
+        /// The file.
         path: PathBuf,
+        /// What went wrong.
         #[source]
         source: std::io::Error,
     },

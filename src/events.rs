@@ -27,8 +27,11 @@ pub const DEFAULT_BUFFER: usize = 32 << 20;
 /// What to subscribe to.
 #[derive(Debug, Clone)]
 pub struct EventOptions {
+    /// Subscribe to `NEW` events.
     pub new: bool,
+    /// Subscribe to `UPDATE` events.
     pub update: bool,
+    /// Subscribe to `DESTROY` events.
     pub destroy: bool,
     /// Receive buffer size in bytes.
     pub buffer_size: usize,
@@ -51,7 +54,9 @@ impl Default for EventOptions {
 /// One received event.
 #[derive(Debug)]
 pub struct Event<'a> {
+    /// New, update or destroy.
     pub kind: EventKind,
+    /// The entry as the event describes it.
     pub flow: Flow<'a>,
     /// Port id of the process whose request caused the event (0: the kernel).
     pub portid: u32,

@@ -19,12 +19,16 @@ use ctctl_netlink::header::{AF_INET, AF_INET6};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {flag} '{value}': {reason}")]
 pub struct FilterError {
+    /// The flag, as typed on the command line.
     pub flag: &'static str,
+    /// The value given.
     pub value: String,
+    /// Why it does not parse.
     pub reason: String,
 }
 
 impl FilterError {
+    /// An error for `flag` with `value`.
     pub fn new(flag: &'static str, value: &str, reason: impl Into<String>) -> Self {
         FilterError {
             flag,
@@ -37,7 +41,9 @@ impl FilterError {
 /// An address or a CIDR prefix (`10.0.0.0/8`, `2001:db8::/32`, `10.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cidr {
+    /// The address.
     pub addr: IpAddr,
+    /// The prefix length (32 or 128 for a single address).
     pub prefix: u8,
 }
 
@@ -188,7 +194,9 @@ pub fn parse_mark(s: &str) -> Result<(u32, u32), String> {
 /// Status criteria: bits that must be set and bits that must be clear.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StatusMatch {
+    /// Bits that must be set.
     pub set: u32,
+    /// Bits that must be clear.
     pub clear: u32,
 }
 
@@ -231,6 +239,7 @@ impl StatusMatch {
     }
 
     #[inline]
+    /// Whether `status` satisfies the criteria.
     pub fn matches(&self, status: u32) -> bool {
         status & (self.set | self.clear) == self.set
     }
@@ -239,6 +248,7 @@ impl StatusMatch {
 /// A set of protocol states of one protocol (TCP, SCTP or DCCP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateMatch {
+    /// The protocol whose states these are.
     pub proto: u8,
     /// Bit `n` set: state value `n` matches.
     pub mask: u32,
@@ -290,6 +300,7 @@ impl StateMatch {
     }
 
     #[inline]
+    /// Whether the entry is in one of the states.
     pub fn matches(&self, f: &Flow<'_>) -> bool {
         match &f.proto_info {
             Some(p) if p.proto() == self.proto => match p.state() {
@@ -313,6 +324,7 @@ pub struct NatMatch {
 }
 
 impl NatMatch {
+    /// Whether no NAT criterion is set.
     pub fn is_empty(&self) -> bool {
         self.src.is_none() && self.dst.is_none() && !self.any
     }
@@ -349,6 +361,7 @@ impl NatMatch {
     }
 
     #[inline]
+    /// Whether the entry satisfies the NAT criteria.
     pub fn matches(&self, f: &Flow<'_>) -> bool {
         if self.any {
             return Self::is_snat(f, None) || Self::is_dnat(f, None);
@@ -388,7 +401,9 @@ pub struct Filter {
     pub dport: Option<u16>,
     /// `--icmp-type`, `--icmp-code`, `--icmp-id` (original direction).
     pub icmp_type: Option<u8>,
+    /// `--icmp-code`.
     pub icmp_code: Option<u8>,
+    /// `--icmp-id`.
     pub icmp_id: Option<u16>,
     /// `--state`.
     pub state: Option<StateMatch>,
@@ -416,7 +431,9 @@ pub struct Filter {
 /// ago, by the state timeouts of the namespace (see [`StateTimeouts::idle`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdleMatch {
+    /// Seconds.
     pub over: u32,
+    /// The namespace's timeouts.
     pub timeouts: StateTimeouts,
 }
 
@@ -424,7 +441,9 @@ pub struct IdleMatch {
 /// seconds before `now_ns`. Entries without a start time never match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgeMatch {
+    /// Seconds.
     pub secs: u64,
+    /// Now, in nanoseconds since the epoch.
     pub now_ns: u64,
 }
 

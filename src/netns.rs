@@ -18,13 +18,26 @@ pub const NETNS_RUN_DIR: &str = "/run/netns";
 /// A namespace that could not be entered.
 #[derive(Debug, thiserror::Error)]
 pub enum NetnsError {
+    /// No namespace by that name or path.
     #[error("no network namespace '{name}' ({path} does not exist; `ip netns list` shows the named ones)")]
-    NotFound { name: String, path: PathBuf },
+    NotFound {
+        /// The name or path given.
+        name: String,
+        /// The file looked for.
+        path: PathBuf,
+    },
+    /// Entering needs CAP_SYS_ADMIN.
     #[error("cannot enter network namespace {path}: needs CAP_SYS_ADMIN (run as root)")]
-    Permission { path: PathBuf },
+    Permission {
+        /// The namespace file.
+        path: PathBuf,
+    },
+    /// Anything else.
     #[error("cannot enter network namespace {path}: {source}")]
     Other {
+        /// The namespace file.
         path: PathBuf,
+        /// What went wrong.
         #[source]
         source: io::Error,
     },

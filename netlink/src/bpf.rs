@@ -16,9 +16,13 @@ use crate::header::{NFGENMSG_LEN, NLMSG_HDRLEN};
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Insn {
+    /// Opcode (`BPF_LD | BPF_W | BPF_ABS`, ...).
     pub code: u16,
+    /// Jump offset when the condition holds.
     pub jt: u8,
+    /// Jump offset when it does not.
     pub jf: u8,
+    /// Immediate operand.
     pub k: u32,
 }
 

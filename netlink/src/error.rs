@@ -68,7 +68,12 @@ impl fmt::Debug for AttrPath {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeErrorKind {
     /// A known attribute whose payload has the wrong size.
-    BadLength { expected: usize, got: usize },
+    BadLength {
+        /// The size the attribute has.
+        expected: usize,
+        /// The size received.
+        got: usize,
+    },
     /// An attribute or message header that runs past the end of its buffer.
     Truncated,
     /// A string attribute that is not UTF-8 or not NUL-terminated.
@@ -154,6 +159,7 @@ impl DecodeError {
 
 /// Adds the enclosing attribute's name to a decoding error.
 pub trait Within<T> {
+    /// The error with `name` added as the enclosing attribute.
     fn within(self, name: &'static str) -> Result<T, DecodeError>;
 }
 
@@ -172,25 +178,36 @@ pub enum Error {
     /// A system call on the netlink socket failed.
     #[error("{op}: {source}")]
     Io {
+        /// The operation.
         op: &'static str,
         #[source]
+        /// The system call's error.
         source: io::Error,
     },
     /// The kernel answered the request with an error (`NLMSG_ERROR`).
     #[error("{op}: {}", errno_text(*errno))]
-    Kernel { op: &'static str, errno: i32 },
+    Kernel {
+        /// The operation.
+        op: &'static str,
+        /// The errno, positive.
+        errno: i32,
+    },
     /// The kernel sent bytes we cannot decode.
     #[error("{op}: {source}")]
     Decode {
+        /// The operation.
         op: &'static str,
         #[source]
+        /// What was malformed.
         source: DecodeError,
     },
     /// The kernel sent something that does not fit the conversation
     /// (a reply to another request, a truncated datagram).
     #[error("{op}: {what}")]
     Protocol {
+        /// The operation.
         op: &'static str,
+        /// What did not fit.
         what: &'static str,
     },
 }

@@ -40,17 +40,26 @@ pub const NFNETLINK_V1: u8 = 1;
 
 /// `AF_UNSPEC`, `AF_INET`, `AF_INET6` (`linux/socket.h`), the values of `nfgen_family`.
 pub const AF_UNSPEC: u8 = 0;
+/// `AF_INET`: IPv4.
 pub const AF_INET: u8 = 2;
+/// `AF_INET6`: IPv6.
 pub const AF_INET6: u8 = 10;
 
 /// `enum cntl_msg_types`, from `linux/netfilter/nfnetlink_conntrack.h`.
 pub const IPCTNL_MSG_CT_NEW: u8 = 0;
+/// Dump or get entries.
 pub const IPCTNL_MSG_CT_GET: u8 = 1;
+/// Delete an entry, or flush.
 pub const IPCTNL_MSG_CT_DELETE: u8 = 2;
+/// Dump and zero the counters.
 pub const IPCTNL_MSG_CT_GET_CTRZERO: u8 = 3;
+/// Per-CPU statistics.
 pub const IPCTNL_MSG_CT_GET_STATS_CPU: u8 = 4;
+/// Entry count and maximum.
 pub const IPCTNL_MSG_CT_GET_STATS: u8 = 5;
+/// Dump the dying list.
 pub const IPCTNL_MSG_CT_GET_DYING: u8 = 6;
+/// Dump the unconfirmed list.
 pub const IPCTNL_MSG_CT_GET_UNCONFIRMED: u8 = 7;
 
 /// The netlink message type of a ctnetlink message: subsystem in the high byte.
@@ -92,7 +101,9 @@ impl MsgHeader {
 /// wire; here already in host order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct NfGenMsg {
+    /// `nfgen_family`: `AF_INET`, `AF_INET6`, or `AF_UNSPEC`.
     pub family: u8,
+    /// `NFNETLINK_V0` or `NFNETLINK_V1`.
     pub version: u8,
     /// `res_id`, carried big-endian; the CPU number in `GET_STATS_CPU` replies.
     pub res_id: u16,
@@ -115,6 +126,7 @@ impl NfGenMsg {
 /// One netlink message in a receive buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Message<'a> {
+    /// The netlink header.
     pub header: MsgHeader,
     /// Everything after `struct nlmsghdr`.
     pub payload: &'a [u8],
@@ -145,6 +157,7 @@ pub struct Messages<'a> {
 }
 
 impl<'a> Messages<'a> {
+    /// The messages in one received datagram.
     pub fn new(buf: &'a [u8]) -> Self {
         Messages { buf }
     }

@@ -11,11 +11,14 @@ use crate::header::Message;
 /// `nf_conntrack_max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GlobalStats {
+    /// Entries in this network namespace.
     pub entries: u32,
+    /// The global `nf_conntrack_max`.
     pub max_entries: Option<u32>,
 }
 
 impl GlobalStats {
+    /// Decodes a `GET_STATS` reply.
     pub fn decode(msg: &Message<'_>) -> Result<GlobalStats, DecodeError> {
         let (_, attrs) = msg.netfilter()?;
         let mut s = GlobalStats::default();
@@ -40,15 +43,25 @@ impl GlobalStats {
 pub struct CpuStats {
     /// The CPU number (`nfgenmsg.res_id`).
     pub cpu: u16,
+    /// Lookups that found an entry.
     pub found: u32,
+    /// Packets that could not be tracked.
     pub invalid: u32,
+    /// Entries inserted.
     pub insert: u32,
+    /// Inserts that failed (clashes).
     pub insert_failed: u32,
+    /// Packets dropped because the table was full.
     pub drop: u32,
+    /// Entries dropped early to make room.
     pub early_drop: u32,
+    /// ICMP errors that matched no entry, and other errors.
     pub error: u32,
+    /// Lookups restarted because of a concurrent resize.
     pub search_restart: u32,
+    /// Insert clashes resolved.
     pub clash_resolve: u32,
+    /// Hash chains found too long.
     pub chaintoolong: u32,
 }
 
@@ -83,6 +96,7 @@ impl CpuStats {
         self.chaintoolong = self.chaintoolong.wrapping_add(o.chaintoolong);
     }
 
+    /// Decodes one `GET_STATS_CPU` message.
     pub fn decode(msg: &Message<'_>) -> Result<CpuStats, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;
         let mut s = CpuStats {

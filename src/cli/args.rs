@@ -274,9 +274,13 @@ pub struct StatusArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 #[value(rename_all = "lower")]
 pub enum EventType {
+    /// Entries created
     New,
+    /// Entries changed (state, mark, ...)
     Update,
+    /// Entries removed
     Destroy,
+    /// All of them
     All,
 }
 

@@ -13,6 +13,7 @@ use crate::tune::set::{apply, plan, write_value, Change};
 use crate::tune::{persist, read_trimmed, read_u64, Paths};
 use crate::Conntrack;
 
+/// `ctctl config`.
 pub fn run(cli: &Cli, a: &ConfigArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::from_env();
     let keys = discover(&paths);

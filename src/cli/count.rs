@@ -68,6 +68,7 @@ fn by_name(by: CountBy) -> &'static str {
     }
 }
 
+/// `ctctl count`.
 pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.to_filter()?;
     let mut ct = Conntrack::open()?;

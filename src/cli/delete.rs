@@ -41,6 +41,7 @@ impl Method {
     }
 }
 
+/// `ctctl delete` (`flush` false) and `ctctl flush` (`flush` true).
 pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
     // Parse and build the filter before anything touches the kernel: a
     // filter that does not build deletes nothing.

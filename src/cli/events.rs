@@ -43,6 +43,7 @@ fn open_append(path: &Path) -> anyhow::Result<File> {
         .with_context(|| format!("cannot open {} for appending", path.display()))
 }
 
+/// `ctctl events`.
 pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.to_filter()?;
     let all = a.events.is_empty() || a.events.contains(&EventType::All);

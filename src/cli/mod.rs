@@ -66,13 +66,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// happened, and the port id of the process that caused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventTag {
+    /// `new`, `update`, `destroy`, `resync`.
     pub name: &'static str,
+    /// `[NEW]`, `[UPDATE]`, `[DESTROY]`, `[RESYNC]`.
     pub tag: &'static str,
+    /// Nanoseconds since the epoch.
     pub time_ns: u64,
+    /// The port id of the process that caused the event (0: the kernel).
     pub portid: u32,
 }
 
 impl EventTag {
+    /// The tag of an event of `kind`.
     pub fn of(kind: EventKind, time_ns: u64, portid: u32) -> EventTag {
         EventTag {
             name: kind.name(),
@@ -96,13 +101,16 @@ impl EventTag {
 /// Turns flows into lines of the chosen format.
 #[derive(Debug, Clone, Copy)]
 pub struct Render {
+    /// Text, extended or JSON.
     pub format: Format,
+    /// Text options.
     pub text: TextOpts,
     /// Seconds since the epoch, for `delta-time=`.
     pub now: u64,
 }
 
 impl Render {
+    /// A renderer for `format`; `show_id` adds `id=` to text lines.
     pub fn new(format: Format, show_id: bool) -> Render {
         Render {
             format,

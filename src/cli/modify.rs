@@ -115,6 +115,7 @@ fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
     Ok(f)
 }
 
+/// `ctctl create`.
 pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::from_env();
     let flow = create_flow(a, &paths)?;
@@ -158,6 +159,7 @@ fn summary(cli: &Cli, verb: &str, s: &BatchStats, skipped_name: &str) -> anyhow:
     Ok(())
 }
 
+/// `ctctl update`.
 pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::from_env();
     let filter = a.filter.to_filter()?;
@@ -231,6 +233,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `ctctl save`.
 pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.to_filter()?;
     let mut ct = Conntrack::open()?;
@@ -244,6 +247,7 @@ pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `ctctl restore`.
 pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     let input: Box<dyn BufRead> = match &a.file {
         None => Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())),
@@ -308,6 +312,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// `ctctl wait`.
 pub fn wait(cli: &Cli, a: &WaitArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.to_filter()?;
     let what = match a.condition {

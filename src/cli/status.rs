@@ -20,8 +20,11 @@ use crate::{Conntrack, Filter};
 /// Nagios-style verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Verdict {
+    /// Nothing to act on.
     Ok,
+    /// Worth a look.
     Warning,
+    /// Connections are being dropped, or about to be.
     Critical,
 }
 
@@ -95,6 +98,7 @@ fn slab_bytes(paths: &Paths) -> Option<u64> {
     Some(f.first()? * f.get(2)?)
 }
 
+/// `ctctl status`.
 pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::from_env();
     let keys = discover(&paths);

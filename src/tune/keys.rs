@@ -20,6 +20,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// `global` or `netns`.
     pub fn name(self) -> &'static str {
         match self {
             Scope::Global => "global",
@@ -31,8 +32,11 @@ impl Scope {
 /// How values are written and read back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A number of entries.
     Entries,
+    /// A number of hash buckets.
     Buckets,
+    /// Seconds.
     Seconds,
     /// 0 or 1 (`on`/`off`, `true`/`false`, `yes`/`no` accepted).
     Switch,
@@ -41,6 +45,7 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit's name as `ctctl config` prints it.
     pub fn name(self) -> &'static str {
         match self {
             Unit::Entries => "entries",
@@ -61,10 +66,13 @@ pub struct Key {
     pub sysctl: Option<String>,
     /// The file read and written.
     pub path: PathBuf,
+    /// How values are written.
     pub unit: Unit,
+    /// Global or per namespace.
     pub scope: Scope,
     /// Inclusive range of accepted values.
     pub min: u64,
+    /// Largest accepted value.
     pub max: u64,
     /// `count` is read-only everywhere.
     pub read_only: bool,
@@ -344,6 +352,7 @@ const LEGACY: &[(&str, &str)] = &[
 /// A name as given, resolved to a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved<'k> {
+    /// The key.
     pub key: &'k Key,
     /// Set when the name was an old or alternative one: a note to print.
     pub note: Option<String>,

@@ -13,7 +13,9 @@ use crate::error::Error;
 
 /// File names, under `/etc`.
 pub const SYSCTL_FILE: &str = "sysctl.d/90-ctctl.conf";
+/// The modprobe options file, under `/etc`.
 pub const MODPROBE_FILE: &str = "modprobe.d/ctctl.conf";
+/// The systemd-tmpfiles file, under `/etc`.
 pub const TMPFILES_FILE: &str = "tmpfiles.d/ctctl.conf";
 
 const HEADER: &str =
@@ -48,7 +50,9 @@ pub fn module_kind(paths: &Paths) -> ModuleKind {
 /// What was written, and advice to print.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Persisted {
+    /// Files written.
     pub files: Vec<PathBuf>,
+    /// Advice to print.
     pub hints: Vec<String>,
 }
 

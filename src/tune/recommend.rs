@@ -23,7 +23,9 @@ pub struct Inputs {
     pub count: u64,
     /// Highest count the table must hold (an operator's figure, or the current count).
     pub peak: u64,
+    /// Current `max`.
     pub max: u64,
+    /// Current hash size.
     pub hashsize: u64,
     /// Target average bucket depth when the table is full.
     pub depth: u64,
@@ -32,13 +34,18 @@ pub struct Inputs {
 /// One suggested change, with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Advice {
+    /// The key (`max`, `hashsize`, `timeout.tcp.established`).
     pub key: String,
+    /// Its value now.
     pub current: u64,
+    /// The suggested value.
     pub suggested: u64,
+    /// Why.
     pub reason: String,
 }
 
 impl Advice {
+    /// Whether the advice changes anything.
     pub fn changes(&self) -> bool {
         self.current != self.suggested
     }

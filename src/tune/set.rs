@@ -10,8 +10,11 @@ use super::keys::{resolve, Key, Scope};
 /// One change to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
+    /// The key.
     pub key: Key,
+    /// Its value before.
     pub old: u64,
+    /// Its value after.
     pub new: u64,
 }
 
@@ -19,7 +22,9 @@ pub struct Change {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{pair}: {reason}")]
 pub struct PlanError {
+    /// The `KEY=VALUE` pair as given.
     pub pair: String,
+    /// Why it cannot be applied.
     pub reason: String,
     /// The key is global and this is not the initial network namespace.
     pub global_here: bool,
@@ -90,9 +95,12 @@ fn short_sysctl(s: &str) -> &str {
 #[derive(Debug, thiserror::Error)]
 #[error("writing {key} = {value} failed: {source}{}", restore_note(.restore_failed))]
 pub struct ApplyError {
+    /// The key whose write failed.
     pub key: String,
+    /// The value it was to get.
     pub value: u64,
     #[source]
+    /// The error.
     pub source: io::Error,
     /// Keys that could not be put back (left at their new value).
     pub restore_failed: Vec<String>,

@@ -37,14 +37,23 @@ const SCTP: [(u8, &str); 8] = [
 /// value where the protocol has states. `None`: the kernel lacks the sysctl.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateTimeouts {
+    /// TCP, by state value.
     pub tcp: [Option<u32>; 10],
+    /// SCTP, by state value.
     pub sctp: [Option<u32>; 10],
+    /// UDP without replies.
     pub udp: Option<u32>,
+    /// UDP streams (replied and assured).
     pub udp_stream: Option<u32>,
+    /// ICMP.
     pub icmp: Option<u32>,
+    /// ICMPv6.
     pub icmpv6: Option<u32>,
+    /// GRE.
     pub gre: Option<u32>,
+    /// GRE streams.
     pub gre_stream: Option<u32>,
+    /// Other protocols.
     pub generic: Option<u32>,
 }
 

@@ -10,7 +10,9 @@ use crate::error::{DecodeError, Within};
 /// Packets and bytes seen in one direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Counters {
+    /// Packets counted.
     pub packets: u64,
+    /// Bytes counted (layer 3 and up).
     pub bytes: u64,
 }
 
@@ -51,6 +53,7 @@ impl Counters {
 /// (`ktime_get_real_ns()` in the kernel).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Timestamp {
+    /// When the entry was created.
     pub start: u64,
     /// Only set on destroy events.
     pub stop: Option<u64>,

@@ -20,16 +20,22 @@ use crate::header::{Message, NfGenMsg};
 /// NAT helpers that change payload sizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SeqAdj {
+    /// Sequence number from which the offsets apply.
     pub correction_pos: u32,
+    /// Offset for sequence numbers before `correction_pos`.
     pub offset_before: u32,
+    /// Offset for sequence numbers after it.
     pub offset_after: u32,
 }
 
 /// SYN proxy state (`CTA_SYNPROXY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Synproxy {
+    /// Initial sequence number of the proxied connection.
     pub isn: u32,
+    /// Initial timestamp.
     pub its: u32,
+    /// Timestamp offset.
     pub tsoff: u32,
 }
 
@@ -101,9 +107,11 @@ pub struct Flow<'a> {
     /// `CTA_TUPLE_MASTER`: for an expected (related) connection, the original
     /// tuple of the connection that expected it.
     pub master: Option<Tuple>,
+    /// `CTA_STATUS`: the status bits.
     pub status: Option<Status>,
     /// Seconds until the entry expires (`CTA_TIMEOUT`); absent on offloaded entries.
     pub timeout: Option<u32>,
+    /// `CTA_MARK`: the connection mark (events leave out a zero mark).
     pub mark: Option<u32>,
     /// `CTA_SECMARK` (obsolete; old kernels).
     pub secmark: Option<u32>,
@@ -113,9 +121,13 @@ pub struct Flow<'a> {
     pub id: Option<u32>,
     /// `CTA_USE`: reference count.
     pub use_count: Option<u32>,
+    /// `CTA_PROTOINFO`: TCP, SCTP or DCCP state.
     pub proto_info: Option<ProtoInfo>,
+    /// `CTA_COUNTERS_ORIG`, when accounting was on at creation.
     pub counters_orig: Option<Counters>,
+    /// `CTA_COUNTERS_REPLY`, when accounting was on at creation.
     pub counters_reply: Option<Counters>,
+    /// `CTA_TIMESTAMP`, when timestamps were on at creation.
     pub timestamp: Option<Timestamp>,
     /// `CTA_TIMESTAMP_EVENT` (Linux 6.13+, events only): when the event was
     /// generated, ns since the epoch.
@@ -124,9 +136,13 @@ pub struct Flow<'a> {
     pub helper: Option<Cow<'a, str>>,
     /// `CTA_SECCTX/CTA_SECCTX_NAME`: the security context.
     pub secctx: Option<Cow<'a, str>>,
+    /// `CTA_LABELS`: connection labels.
     pub labels: Option<Labels<'a>>,
+    /// `CTA_SEQ_ADJ_ORIG`: sequence adjustment of the original direction.
     pub seq_adj_orig: Option<SeqAdj>,
+    /// `CTA_SEQ_ADJ_REPLY`: sequence adjustment of the reply direction.
     pub seq_adj_reply: Option<SeqAdj>,
+    /// `CTA_SYNPROXY`: SYN proxy state.
     pub synproxy: Option<Synproxy>,
 }
 

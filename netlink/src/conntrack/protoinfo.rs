@@ -8,41 +8,57 @@ use crate::error::{DecodeError, Within};
 /// Protocol-specific state of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProtoInfo {
+    /// TCP (`CTA_PROTOINFO_TCP`).
     Tcp(TcpInfo),
+    /// SCTP (`CTA_PROTOINFO_SCTP`).
     Sctp(SctpInfo),
+    /// DCCP (`CTA_PROTOINFO_DCCP`).
     Dccp(DccpInfo),
 }
 
 /// `struct nf_ct_tcp_flags` from `linux/netfilter/nf_conntrack_tcp.h`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TcpFlags {
+    /// `IP_CT_TCP_FLAG_*` bits.
     pub flags: u8,
+    /// Which bits of `flags` to change (in requests).
     pub mask: u8,
 }
 
 /// `CTA_PROTOINFO_TCP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct TcpInfo {
+    /// `enum tcp_conntrack` value; see [`TCP_STATES`].
     pub state: Option<u8>,
+    /// Window scale of the original direction.
     pub wscale_orig: Option<u8>,
+    /// Window scale of the reply direction.
     pub wscale_reply: Option<u8>,
+    /// Flags of the original direction.
     pub flags_orig: Option<TcpFlags>,
+    /// Flags of the reply direction.
     pub flags_reply: Option<TcpFlags>,
 }
 
 /// `CTA_PROTOINFO_SCTP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct SctpInfo {
+    /// `enum sctp_conntrack` value; see [`SCTP_STATES`].
     pub state: Option<u8>,
+    /// Verification tag of the original direction.
     pub vtag_orig: Option<u32>,
+    /// Verification tag of the reply direction.
     pub vtag_reply: Option<u32>,
 }
 
 /// `CTA_PROTOINFO_DCCP`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DccpInfo {
+    /// `enum ct_dccp_states` value; see [`DCCP_STATES`].
     pub state: Option<u8>,
+    /// Role (client, server).
     pub role: Option<u8>,
+    /// Handshake sequence number.
     pub handshake_seq: Option<u64>,
 }
 

@@ -22,6 +22,7 @@ pub struct RequestBuf {
 }
 
 impl RequestBuf {
+    /// An empty buffer.
     pub fn new() -> Self {
         RequestBuf::default()
     }
@@ -41,6 +42,7 @@ impl RequestBuf {
         self.buf.len()
     }
 
+    /// Whether no message was added.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
@@ -189,7 +191,9 @@ pub const SETTABLE_STATUS: Status =
 /// address (and port) the connection is translated to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NatSetup {
+    /// The address translated to.
     pub addr: IpAddr,
+    /// The port translated to, if it changes.
     pub port: Option<u16>,
 }
 

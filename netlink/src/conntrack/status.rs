@@ -8,22 +8,37 @@ use std::fmt;
 pub struct Status(pub u32);
 
 impl Status {
+    /// `IPS_EXPECTED`: an expected (related) connection.
     pub const EXPECTED: Status = Status(1 << 0);
+    /// `IPS_SEEN_REPLY`: packets seen in both directions.
     pub const SEEN_REPLY: Status = Status(1 << 1);
+    /// `IPS_ASSURED`: not dropped early when the table is full.
     pub const ASSURED: Status = Status(1 << 2);
+    /// `IPS_CONFIRMED`: in the hash table.
     pub const CONFIRMED: Status = Status(1 << 3);
+    /// `IPS_SRC_NAT`: source NAT applies.
     pub const SRC_NAT: Status = Status(1 << 4);
+    /// `IPS_DST_NAT`: destination NAT applies.
     pub const DST_NAT: Status = Status(1 << 5);
+    /// `IPS_SEQ_ADJUST`: TCP sequence numbers are adjusted.
     pub const SEQ_ADJUST: Status = Status(1 << 6);
+    /// `IPS_SRC_NAT_DONE`: source NAT set up.
     pub const SRC_NAT_DONE: Status = Status(1 << 7);
+    /// `IPS_DST_NAT_DONE`: destination NAT set up.
     pub const DST_NAT_DONE: Status = Status(1 << 8);
+    /// `IPS_DYING`: being destroyed.
     pub const DYING: Status = Status(1 << 9);
+    /// `IPS_FIXED_TIMEOUT`: the timeout is not refreshed by packets.
     pub const FIXED_TIMEOUT: Status = Status(1 << 10);
+    /// `IPS_TEMPLATE`: a template (CT target), not a connection.
     pub const TEMPLATE: Status = Status(1 << 11);
     /// `IPS_NAT_CLASH` (bit 12, called `IPS_UNTRACKED` before Linux 5.6).
     pub const NAT_CLASH: Status = Status(1 << 12);
+    /// `IPS_HELPER`: the helper was assigned explicitly.
     pub const HELPER: Status = Status(1 << 13);
+    /// `IPS_OFFLOAD`: offloaded to the flow table.
     pub const OFFLOAD: Status = Status(1 << 14);
+    /// `IPS_HW_OFFLOAD`: offloaded to hardware.
     pub const HW_OFFLOAD: Status = Status(1 << 15);
 
     /// Every named bit with its name, lowest bit first.

@@ -9,13 +9,21 @@ use crate::error::{DecodeError, Within};
 
 /// `IPPROTO_*` numbers, from `netinet/in.h`.
 pub mod proto {
+    /// `IPPROTO_ICMP`.
     pub const ICMP: u8 = 1;
+    /// `IPPROTO_TCP`.
     pub const TCP: u8 = 6;
+    /// `IPPROTO_UDP`.
     pub const UDP: u8 = 17;
+    /// `IPPROTO_DCCP`.
     pub const DCCP: u8 = 33;
+    /// `IPPROTO_GRE`.
     pub const GRE: u8 = 47;
+    /// `IPPROTO_ICMPV6`.
     pub const ICMPV6: u8 = 58;
+    /// `IPPROTO_SCTP`.
     pub const SCTP: u8 = 132;
+    /// `IPPROTO_UDPLITE`.
     pub const UDPLITE: u8 = 136;
 }
 
@@ -26,14 +34,21 @@ pub mod proto {
 /// `icmp_id` are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Tuple {
+    /// Source address.
     pub src: Option<IpAddr>,
+    /// Destination address.
     pub dst: Option<IpAddr>,
     /// Layer-4 protocol number (`CTA_PROTO_NUM`).
     pub proto: Option<u8>,
+    /// Source port (GRE: source key).
     pub src_port: Option<u16>,
+    /// Destination port (GRE: destination key).
     pub dst_port: Option<u16>,
+    /// ICMP / ICMPv6 type.
     pub icmp_type: Option<u8>,
+    /// ICMP / ICMPv6 code.
     pub icmp_code: Option<u8>,
+    /// ICMP / ICMPv6 identifier.
     pub icmp_id: Option<u16>,
     /// Directional zone (`CTA_TUPLE_ZONE`), Linux 4.6+.
     pub zone: Option<u16>,

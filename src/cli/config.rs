@@ -181,6 +181,14 @@ fn change(
     }
     apply(&changes, write_value)?;
     if persist_them {
+        // nf_conntrack_max is read-only outside the initial namespace.
+        let child_netns = keys.iter().any(|k| k.name == "max" && !k.writable_here());
+        if child_netns {
+            eprintln!(
+                "ctctl: warning: this is not the initial network namespace, but the files \
+                 persisted are applied to the initial one at boot"
+            );
+        }
         let done = persist::persist(paths, &changes)?;
         for f in &done.files {
             eprintln!("ctctl: persisted in {}", f.display());

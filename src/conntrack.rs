@@ -291,6 +291,7 @@ impl Conntrack {
             .kernel_filters()
             .iter()
             .map(|kf| {
+                tracing::debug!(kernel_filter = ?kf, "dump request");
                 let mut req = RequestBuf::new();
                 request::dump(&mut req, self.sock.next_seq(), kf);
                 req

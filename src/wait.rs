@@ -1,6 +1,13 @@
-//! Waiting for the table to reach a state, without polling: subscribe to
-//! events first, then look at the table, then wait for events, so nothing
-//! that happens in between is missed.
+//! Waiting for the table to reach a state: subscribe to events first, then
+//! look at the table, then wait for events, so nothing that happens in
+//! between is missed.
+//!
+//! One kernel rule needs more: with `nf_conntrack_events=2` (the default)
+//! an entry gets its event extension only if someone listened when it was
+//! created, and entries without it never report their destruction. So for
+//! `absent` and `destroy` the table is also looked at again every
+//! [`RECHECK`]: entries that were there and vanished without an event count
+//! as destroyed.
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -11,6 +18,10 @@ use crate::conntrack::Conntrack;
 use crate::error::Result;
 use crate::events::{EventOptions, EventStream};
 use crate::filter::Filter;
+
+/// How often `absent` / `destroy` look at the table again, for entries the
+/// kernel destroys without an event.
+pub const RECHECK: Duration = Duration::from_millis(200);
 
 /// What to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +83,16 @@ pub fn wait_for(
         matched: Vec::new(),
         overruns: 0,
     };
+    // For destroy: the matching entries that exist now, to notice the ones
+    // that go without an event.
+    let mut present: Vec<Flow<'static>> = Vec::new();
+    if what == WaitFor::Destroy {
+        present = ct.dump(filter)?;
+    }
     if check_table(ct, filter, what, count, &mut w)? {
         return Ok(w);
     }
+    let silent_destroys = matches!(what, WaitFor::Absent | WaitFor::Destroy);
     loop {
         let left = match deadline {
             Some(d) => {
@@ -85,6 +103,11 @@ pub fn wait_for(
                 Some(left)
             }
             None => None,
+        };
+        let left = if silent_destroys {
+            Some(left.map_or(RECHECK, |l| l.min(RECHECK)))
+        } else {
+            left
         };
         let mut recheck = false;
         let polled = stream.poll(left, |ev| {
@@ -97,7 +120,11 @@ pub fn wait_for(
                 {
                     w.matched.push(ev.flow.into_owned());
                 }
-                (WaitFor::New, EventKind::New) | (WaitFor::Destroy, EventKind::Destroy) => {
+                (WaitFor::New, EventKind::New) => {
+                    w.matched.push(ev.flow.into_owned());
+                }
+                (WaitFor::Destroy, EventKind::Destroy) => {
+                    present.retain(|p| !same_entry(p, &ev.flow));
                     w.matched.push(ev.flow.into_owned());
                 }
                 (WaitFor::Absent, EventKind::Destroy) => recheck = true,
@@ -114,6 +141,30 @@ pub fn wait_for(
         if polled.overrun {
             w.overruns += 1;
             recheck = true;
+        }
+        if silent_destroys && polled.received == 0 {
+            recheck = true;
+        }
+        if recheck && what == WaitFor::Destroy && !present.is_empty() {
+            // Entries that were there and are gone: destroyed silently.
+            let mut now = Vec::new();
+            ct.for_each(filter, |f| {
+                now.push((f.id, f.orig, f.zone));
+                ControlFlow::Continue(())
+            })?;
+            let (gone, still): (Vec<_>, Vec<_>) = present.drain(..).partition(|p| {
+                !now.iter().any(|(id, orig, zone)| match (p.id, id) {
+                    (Some(a), Some(b)) => a == *b,
+                    _ => p.orig == *orig && p.zone == *zone,
+                })
+            });
+            present = still;
+            w.matched.extend(gone);
+            if w.matched.len() >= count {
+                w.met = true;
+                w.matched.truncate(count);
+                return Ok(w);
+            }
         }
         if recheck
             && matches!(what, WaitFor::Present | WaitFor::Absent)

@@ -393,25 +393,8 @@ pub struct FilterArgs {
     #[arg(short = 'q', long = "reply-dst", value_name = "ADDR[/LEN]", value_parser = Cidr::parse)]
     pub reply_dst: Option<Cidr>,
 
-    /// Original source port
-    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "PORT")]
-    pub sport: Option<u16>,
-
-    /// Original destination port
-    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
-    pub dport: Option<u16>,
-
-    /// ICMP / ICMPv6 type
-    #[arg(long = "icmp-type", value_name = "TYPE")]
-    pub icmp_type: Option<u8>,
-
-    /// ICMP / ICMPv6 code
-    #[arg(long = "icmp-code", value_name = "CODE")]
-    pub icmp_code: Option<u8>,
-
-    /// ICMP / ICMPv6 id
-    #[arg(long = "icmp-id", value_name = "ID")]
-    pub icmp_id: Option<u16>,
+    #[command(flatten)]
+    pub l4: L4Args,
 
     /// Protocol state(s), comma-separated, as conntrack prints them
     /// (TIME_WAIT,CLOSE_WAIT); a TCP state name implies -p tcp
@@ -532,11 +515,11 @@ impl FilterArgs {
             dst: self.dst,
             reply_src: self.reply_src,
             reply_dst: self.reply_dst,
-            sport: self.sport,
-            dport: self.dport,
-            icmp_type: self.icmp_type,
-            icmp_code: self.icmp_code,
-            icmp_id: self.icmp_id,
+            sport: self.l4.sport,
+            dport: self.l4.dport,
+            icmp_type: self.l4.icmp_type,
+            icmp_code: self.l4.icmp_code,
+            icmp_id: self.l4.icmp_id,
             state,
             status: self.status,
             mark: self.mark,
@@ -599,6 +582,30 @@ pub struct DeleteArgs {
     pub show_id: bool,
 }
 
+/// Ports or ICMP fields of the original direction.
+#[derive(Debug, Clone, Default, Args)]
+pub struct L4Args {
+    /// Original source port
+    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "PORT")]
+    pub sport: Option<u16>,
+
+    /// Original destination port
+    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
+    pub dport: Option<u16>,
+
+    /// ICMP / ICMPv6 type
+    #[arg(long = "icmp-type", value_name = "TYPE")]
+    pub icmp_type: Option<u8>,
+
+    /// ICMP / ICMPv6 code
+    #[arg(long = "icmp-code", value_name = "CODE")]
+    pub icmp_code: Option<u8>,
+
+    /// ICMP / ICMPv6 id
+    #[arg(long = "icmp-id", value_name = "ID")]
+    pub icmp_id: Option<u16>,
+}
+
 /// One connection's original tuple, as `get`, `create` take it.
 #[derive(Debug, Clone, Args)]
 pub struct TupleArgs {
@@ -626,25 +633,8 @@ pub struct TupleArgs {
     )]
     pub dst: std::net::IpAddr,
 
-    /// Original source port (port protocols)
-    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "PORT")]
-    pub sport: Option<u16>,
-
-    /// Original destination port (port protocols)
-    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
-    pub dport: Option<u16>,
-
-    /// ICMP / ICMPv6 type
-    #[arg(long = "icmp-type", value_name = "TYPE")]
-    pub icmp_type: Option<u8>,
-
-    /// ICMP / ICMPv6 code
-    #[arg(long = "icmp-code", value_name = "CODE")]
-    pub icmp_code: Option<u8>,
-
-    /// ICMP / ICMPv6 id
-    #[arg(long = "icmp-id", value_name = "ID")]
-    pub icmp_id: Option<u16>,
+    #[command(flatten)]
+    pub l4: L4Args,
 }
 
 impl TupleArgs {
@@ -663,7 +653,7 @@ impl TupleArgs {
             ..crate::Tuple::default()
         };
         if has_ports(self.proto) {
-            let (Some(s), Some(d)) = (self.sport, self.dport) else {
+            let (Some(s), Some(d)) = (self.l4.sport, self.l4.dport) else {
                 return Err(format!(
                     "a {} entry is named by its ports: give --sport and --dport",
                     proto_name(self.proto)
@@ -672,7 +662,8 @@ impl TupleArgs {
             t.src_port = Some(s);
             t.dst_port = Some(d);
         } else if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
-            let (Some(ty), Some(code), Some(id)) = (self.icmp_type, self.icmp_code, self.icmp_id)
+            let (Some(ty), Some(code), Some(id)) =
+                (self.l4.icmp_type, self.l4.icmp_code, self.l4.icmp_id)
             else {
                 return Err(
                     "an ICMP entry is named by --icmp-type, --icmp-code and --icmp-id".to_string(),

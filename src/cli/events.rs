@@ -86,6 +86,20 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
         if a.reliable { ", reliable" } else { "" }
     );
 
+    // With nf_conntrack_events=2 (the default), entries created while nobody
+    // listened carry no event extension and never report updates or their
+    // destruction.
+    if opts.update || opts.destroy {
+        let events =
+            crate::tune::read_u64(&crate::tune::Paths::from_env().netfilter("nf_conntrack_events"));
+        if let Ok(Some(2)) = events {
+            eprintln!(
+                "ctctl: note: nf_conntrack_events=2: entries created before now report no update \
+                 or destroy events (`ctctl config set events=1` makes every entry report them)"
+            );
+        }
+    }
+
     let render = Render::new(cli.output, a.show_id);
     let json_out = cli.output == Format::Json;
     let deadline = a.duration.map(|d| Instant::now() + d);

@@ -33,10 +33,12 @@ fn enable_labels(ns: &Netns) -> bool {
     child.wait().unwrap().success()
 }
 
-/// create arguments, get arguments, expected JSON fields.
+/// The tuple (for create and get), what else create gets, the zone get
+/// needs, and the JSON fields expected back.
 type Case<'a> = (
-    Vec<&'a str>,
-    Vec<&'a str>,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
     Vec<(&'a str, serde_json::Value)>,
 );
 
@@ -47,125 +49,27 @@ fn create_then_get_round_trips() {
     let labels = enable_labels(&ns);
     let cases: Vec<Case> = vec![
         (
-            vec![
-                "-p",
-                "tcp",
-                "-s",
-                "10.0.0.1",
-                "-d",
-                "10.0.0.2",
-                "--sport",
-                "1000",
-                "--dport",
-                "443",
-                "--state",
-                "ESTABLISHED",
-                "-u",
-                "SEEN_REPLY,ASSURED",
-                "-t",
-                "300",
-            ],
-            vec![
-                "-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport",
-                "443",
-            ],
+            "-p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1000 --dport 443",
+            "--state ESTABLISHED -u SEEN_REPLY,ASSURED -t 300",
+            None,
             vec![("state", "ESTABLISHED".into()), ("timeout", 300.into())],
         ),
         (
-            vec![
-                "-p",
-                "udp",
-                "-s",
-                "10.0.0.1",
-                "-d",
-                "10.0.0.53",
-                "--sport",
-                "5353",
-                "--dport",
-                "53",
-                "-m",
-                "0x2a",
-                "-t",
-                "30",
-            ],
-            vec![
-                "-p",
-                "udp",
-                "-s",
-                "10.0.0.1",
-                "-d",
-                "10.0.0.53",
-                "--sport",
-                "5353",
-                "--dport",
-                "53",
-            ],
+            "-p udp -s 10.0.0.1 -d 10.0.0.53 --sport 5353 --dport 53",
+            "-m 0x2a -t 30",
+            None,
             vec![("mark", 42.into())],
         ),
         (
-            vec![
-                "-p",
-                "icmp",
-                "-s",
-                "10.0.0.1",
-                "-d",
-                "10.0.0.9",
-                "--icmp-type",
-                "8",
-                "--icmp-code",
-                "0",
-                "--icmp-id",
-                "77",
-                "-t",
-                "30",
-            ],
-            vec![
-                "-p",
-                "icmp",
-                "-s",
-                "10.0.0.1",
-                "-d",
-                "10.0.0.9",
-                "--icmp-type",
-                "8",
-                "--icmp-code",
-                "0",
-                "--icmp-id",
-                "77",
-            ],
+            "-p icmp -s 10.0.0.1 -d 10.0.0.9 --icmp-type 8 --icmp-code 0 --icmp-id 77",
+            "-t 30",
+            None,
             vec![("proto", "icmp".into())],
         ),
         (
-            vec![
-                "-p",
-                "tcp",
-                "-s",
-                "2001:db8::1",
-                "-d",
-                "2001:db8::2",
-                "--sport",
-                "7",
-                "--dport",
-                "22",
-                "--state",
-                "SYN_SENT",
-                "-w",
-                "9",
-            ],
-            vec![
-                "-p",
-                "tcp",
-                "-s",
-                "2001:db8::1",
-                "-d",
-                "2001:db8::2",
-                "--sport",
-                "7",
-                "--dport",
-                "22",
-                "--zone",
-                "9",
-            ],
+            "-p tcp -s 2001:db8::1 -d 2001:db8::2 --sport 7 --dport 22",
+            "--state SYN_SENT -w 9",
+            Some("9"),
             vec![
                 ("family", "ipv6".into()),
                 ("zone", 9.into()),
@@ -173,12 +77,16 @@ fn create_then_get_round_trips() {
             ],
         ),
     ];
-    for (create, get, expect) in &cases {
+    for (tuple, extra, zone, expect) in &cases {
         let mut args = vec!["create"];
-        args.extend_from_slice(create);
+        args.extend(tuple.split(' '));
+        args.extend(extra.split(' '));
         ns.ctctl_ok(&args);
         let mut args = vec!["-o", "json", "get"];
-        args.extend_from_slice(get);
+        args.extend(tuple.split(' '));
+        if let Some(z) = zone {
+            args.extend(["--zone", z]);
+        }
         let v = json(&ns.ctctl_ok(&args));
         for (k, want) in expect {
             if *k == "timeout" {

@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::filter::Filter;
 
 /// Messages read per `recvmmsg`.
-const BATCH: usize = 64;
+pub const BATCH: usize = 64;
 /// Room per message; ctnetlink events are far smaller
 /// (`ctnetlink_nlmsg_size`), a truncated one is counted and skipped.
 const MSG_ROOM: usize = 8192;

@@ -65,7 +65,9 @@ pub struct Waited {
 /// Waits until `what` holds for entries matching `filter`, `count` times
 /// (distinct entries for present, events for new / destroy), or until
 /// `timeout`. `ready` is called once the subscription is in place and
-/// before the table is first read.
+/// before the table is first read. For `destroy`, the entries matching at
+/// the start are kept in memory (to notice silent destructions): give a
+/// narrow filter on large tables.
 pub fn wait_for(
     ct: &mut Conntrack,
     filter: &Filter,

@@ -183,7 +183,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
             );
         }
         // Nothing more queued: write out now, for low latency when quiet.
-        if polled.received < 64 {
+        if polled.received < crate::events::BATCH {
             out.flush()?;
         }
         if a.count.is_some_and(|n| totals.events() >= n) {

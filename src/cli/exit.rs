@@ -31,6 +31,10 @@ pub fn classify(err: &anyhow::Error) -> (i32, Option<String>) {
                 return (OK, None);
             }
         }
+        if let Some(e) = cause.downcast_ref::<crate::tune::set::PlanError>() {
+            let code = if e.permission { PERMISSION } else { ERROR };
+            return (code, Some(format!("{err:#}")));
+        }
         // ctctl::Error is transparent over these, so look inside it too.
         let (netns, netlink) = match cause.downcast_ref::<crate::Error>() {
             Some(crate::Error::Netns(e)) => (Some(e), None),

@@ -28,6 +28,8 @@ pub struct PlanError {
     pub reason: String,
     /// The key is global and this is not the initial network namespace.
     pub global_here: bool,
+    /// This process may not write the file (not root).
+    pub permission: bool,
 }
 
 /// Validates every pair and returns the changes (old → new) and notes about
@@ -40,6 +42,7 @@ pub fn plan(keys: &[Key], pairs: &[String]) -> Result<(Vec<Change>, Vec<String>)
             pair: pair.clone(),
             reason,
             global_here: false,
+            permission: false,
         };
         let (name, value) = pair
             .split_once('=')
@@ -69,6 +72,15 @@ pub fn plan(keys: &[Key], pairs: &[String]) -> Result<(Vec<Change>, Vec<String>)
                     format!("{what} is not writable here")
                 },
                 global_here: key.scope == Scope::Global,
+                permission: false,
+            });
+        }
+        if nix::unistd::access(&key.path, nix::unistd::AccessFlags::W_OK).is_err() {
+            return Err(PlanError {
+                pair: pair.clone(),
+                reason: format!("cannot write {}: run as root", key.path.display()),
+                global_here: false,
+                permission: true,
             });
         }
         let old = key

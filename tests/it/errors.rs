@@ -91,3 +91,16 @@ fn entering_a_netns_without_privilege_is_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("CAP_SYS_ADMIN"), "{}", stderr(&out));
 }
+
+#[test]
+fn config_set_without_root_is_exit_3() {
+    require_root!();
+    let out = Command::new(ctctl_bin())
+        .args(["config", "set", "timeout.udp=10"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("run as root"), "{}", stderr(&out));
+}

@@ -173,12 +173,8 @@ impl Conntrack {
         let mut out = None;
         self.sock.transact(&req, "stats", |msg| {
             if msg.header.msg() == IPCTNL_MSG_CT_GET_STATS {
-                out = Some(GlobalStats::decode(msg).map_err(|source| {
-                    ctctl_netlink::Error::Decode {
-                        op: "stats",
-                        source,
-                    }
-                })?);
+                out =
+                    Some(GlobalStats::decode(msg).map_err(ctctl_netlink::Error::decode("stats"))?);
             }
             Ok(ControlFlow::Continue(()))
         })?;
@@ -194,12 +190,7 @@ impl Conntrack {
         request::stats_cpu(&mut req, self.sock.next_seq());
         let mut out = Vec::new();
         self.sock.transact(&req, "stats", |msg| {
-            out.push(
-                CpuStats::decode(msg).map_err(|source| ctctl_netlink::Error::Decode {
-                    op: "stats",
-                    source,
-                })?,
-            );
+            out.push(CpuStats::decode(msg).map_err(ctctl_netlink::Error::decode("stats"))?);
             Ok(ControlFlow::Continue(()))
         })?;
         Ok(out)
@@ -213,8 +204,7 @@ impl Conntrack {
         let mut out = None;
         let r = self.sock.transact(&req, "get", |msg| {
             if msg.header.msg() == IPCTNL_MSG_CT_NEW {
-                let f = Flow::decode(msg)
-                    .map_err(|source| ctctl_netlink::Error::Decode { op: "get", source })?;
+                let f = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("get"))?;
                 out = Some(f.into_owned());
             }
             Ok(ControlFlow::Continue(()))
@@ -240,8 +230,7 @@ impl Conntrack {
             if msg.header.msg() != IPCTNL_MSG_CT_NEW {
                 return Ok(ControlFlow::Continue(()));
             }
-            let flow = Flow::decode(msg)
-                .map_err(|source| ctctl_netlink::Error::Decode { op: "dump", source })?;
+            let flow = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("dump"))?;
             if filter.matches(&flow) {
                 f(&flow)
             } else {
@@ -261,8 +250,7 @@ impl Conntrack {
                 if stopped || msg.header.msg() != IPCTNL_MSG_CT_NEW {
                     return Ok(ControlFlow::Continue(()));
                 }
-                let flow = Flow::decode(msg)
-                    .map_err(|source| ctctl_netlink::Error::Decode { op: "dump", source })?;
+                let flow = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("dump"))?;
                 if filter.matches(&flow) && f(&flow).is_break() {
                     stopped = true;
                 }

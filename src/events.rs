@@ -221,7 +221,7 @@ impl EventStream {
         }
         Err(ctctl_netlink::Error::Io {
             op: "events",
-            source: e,
+            error: e,
         }
         .into())
     }

@@ -176,13 +176,13 @@ impl<T> Within<T> for Result<T, DecodeError> {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A system call on the netlink socket failed.
-    #[error("{op}: {source}")]
+    #[error("{op}: {}", io_text(error))]
     Io {
         /// The operation.
         op: &'static str,
-        #[source]
-        /// The system call's error.
-        source: io::Error,
+        /// The system call's error (shown in the message, so not a
+        /// `source()`: error chains would print it twice).
+        error: io::Error,
     },
     /// The kernel answered the request with an error (`NLMSG_ERROR`).
     #[error("{op}: {}", errno_text(*errno))]
@@ -193,14 +193,14 @@ pub enum Error {
         errno: i32,
     },
     /// The kernel sent bytes we cannot decode.
-    #[error("{op}: {source}")]
+    #[error("{op}: {error}")]
     Decode {
         /// The operation.
         op: &'static str,
-        #[source]
-        /// What was malformed.
-        source: DecodeError,
+        /// What was malformed (shown in the message).
+        error: DecodeError,
     },
+
     /// The kernel sent something that does not fit the conversation
     /// (a reply to another request, a truncated datagram).
     #[error("{op}: {what}")]
@@ -217,7 +217,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Kernel { errno, .. } => Some(*errno),
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Io { error, .. } => error.raw_os_error(),
             _ => None,
         }
     }
@@ -233,11 +233,19 @@ impl Error {
     }
 
     pub(crate) fn io(op: &'static str) -> impl FnOnce(io::Error) -> Error {
-        move |source| Error::Io { op, source }
+        move |error| Error::Io { op, error }
     }
 
-    pub(crate) fn decode(op: &'static str) -> impl FnOnce(DecodeError) -> Error {
-        move |source| Error::Decode { op, source }
+    /// For `map_err`: a decoding error during operation `op`.
+    pub fn decode(op: &'static str) -> impl FnOnce(DecodeError) -> Error {
+        move |error| Error::Decode { op, error }
+    }
+}
+
+fn io_text(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(errno) => errno_text(errno),
+        None => e.to_string(),
     }
 }
 

@@ -135,7 +135,7 @@ impl Socket {
                     })
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io { op, source: e }),
+                Err(e) => return Err(Error::Io { op, error: e }),
             }
         }
     }
@@ -158,7 +158,7 @@ impl Socket {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                return Err(Error::Io { op, source: e });
+                return Err(Error::Io { op, error: e });
             }
             let n = n as usize;
             if n > buf.len() {
@@ -186,7 +186,7 @@ impl Socket {
             let e = io::Error::last_os_error();
             return match e.kind() {
                 io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(Error::Io { op, source: e }),
+                _ => Err(Error::Io { op, error: e }),
             };
         }
         let n = n as usize;
@@ -221,7 +221,7 @@ impl Socket {
             }
             return Err(Error::Io {
                 op: "poll",
-                source: e,
+                error: e,
             });
         }
         Ok(r > 0)

@@ -18,13 +18,12 @@ pub enum Error {
     #[error(transparent)]
     Filter(#[from] FilterError),
     /// A file under /proc or /sys could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     File {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -33,7 +32,7 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Netlink(e) => e.errno(),
-            Error::File { source, .. } => source.raw_os_error(),
+            Error::File { error, .. } => error.raw_os_error(),
             _ => None,
         }
     }

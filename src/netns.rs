@@ -33,13 +33,12 @@ pub enum NetnsError {
         path: PathBuf,
     },
     /// Anything else.
-    #[error("cannot enter network namespace {path}: {source}")]
+    #[error("cannot enter network namespace {path}: {error}")]
     Other {
         /// The namespace file.
         path: PathBuf,
         /// What went wrong.
-        #[source]
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -64,14 +63,14 @@ pub fn enter(name_or_path: &str) -> Result<(), NetnsError> {
         io::ErrorKind::PermissionDenied => NetnsError::Permission { path: path.clone() },
         _ => NetnsError::Other {
             path: path.clone(),
-            source: e,
+            error: e,
         },
     })?;
     setns(&file, CloneFlags::CLONE_NEWNET).map_err(|errno| match errno {
         nix::errno::Errno::EPERM => NetnsError::Permission { path: path.clone() },
         other => NetnsError::Other {
             path: path.clone(),
-            source: io::Error::from(other),
+            error: io::Error::from(other),
         },
     })
 }

@@ -78,9 +78,9 @@ impl Paths {
 pub fn read_trimmed(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
-        .map_err(|source| Error::File {
+        .map_err(|error| Error::File {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 
@@ -90,15 +90,15 @@ pub fn read_u64(path: &Path) -> Result<Option<u64>, Error> {
     match std::fs::read_to_string(path) {
         Ok(s) => s.trim().parse().map(Some).map_err(|_| Error::File {
             path: path.to_path_buf(),
-            source: io::Error::new(
+            error: io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("not a number: {:?}", s.trim()),
             ),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::File {
+        Err(error) => Err(Error::File {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }

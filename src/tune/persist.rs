@@ -98,9 +98,9 @@ fn read_or_empty(path: &Path) -> Result<String, Error> {
     match std::fs::read_to_string(path) {
         Ok(s) => Ok(s),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
-        Err(source) => Err(Error::File {
+        Err(error) => Err(Error::File {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }
@@ -183,9 +183,9 @@ fn merge_line(old: &str, is_ours: impl Fn(&str) -> bool, line: &str) -> String {
 /// Replaces `path` with `content` atomically: a temporary file in the same
 /// directory, flushed to disk, then renamed over it.
 pub fn atomic_write(path: &Path, content: &str) -> Result<(), Error> {
-    let err = |source| Error::File {
+    let err = |error| Error::File {
         path: path.to_path_buf(),
-        source,
+        error,
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(err)?;

@@ -105,15 +105,14 @@ fn short_sysctl(s: &str) -> &str {
 
 /// A write that failed, after the earlier ones were put back.
 #[derive(Debug, thiserror::Error)]
-#[error("writing {key} = {value} failed: {source}{}", restore_note(.restore_failed))]
+#[error("writing {key} = {value} failed: {error}{}", restore_note(.restore_failed))]
 pub struct ApplyError {
     /// The key whose write failed.
     pub key: String,
     /// The value it was to get.
     pub value: u64,
-    #[source]
     /// The error.
-    pub source: io::Error,
+    pub error: io::Error,
     /// Keys that could not be put back (left at their new value).
     pub restore_failed: Vec<String>,
 }
@@ -141,7 +140,7 @@ pub fn apply(
         if c.old == c.new {
             continue;
         }
-        if let Err(source) = write(&c.key.path, c.new) {
+        if let Err(error) = write(&c.key.path, c.new) {
             let restore_failed = changes[..i]
                 .iter()
                 .rev()
@@ -152,7 +151,7 @@ pub fn apply(
             return Err(ApplyError {
                 key: c.key.name.clone(),
                 value: c.new,
-                source,
+                error,
                 restore_failed,
             });
         }

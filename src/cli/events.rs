@@ -17,6 +17,12 @@ use super::{json, now_ns, signals, text, EventTag, Outcome, Render};
 use crate::events::{EventOptions, EventStream};
 use crate::Conntrack;
 
+/// The longest a wait for events lasts before the loop looks at its signal
+/// flags again: a signal that lands just before the wait starts does not
+/// interrupt it, so without this bound SIGTERM could go unseen until the
+/// next event.
+const SIGNAL_TICK: Duration = Duration::from_millis(250);
+
 /// Overrun warnings on stderr: at most one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(1);
 
@@ -127,6 +133,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
             }
             None => None,
         };
+        let timeout = Some(timeout.map_or(SIGNAL_TICK, |t| t.min(SIGNAL_TICK)));
         let recv_time = now_ns();
         let polled = stream.poll(timeout, |ev| {
             if write_error.is_some() || a.count.is_some_and(|n| totals.events() >= n) {

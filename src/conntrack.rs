@@ -8,7 +8,7 @@ use std::time::Duration;
 use ctctl_netlink::conntrack::request::Update;
 use ctctl_netlink::conntrack::{request, Flow, KernelFilter, RequestBuf, Tuple};
 use ctctl_netlink::dump;
-use ctctl_netlink::header::{IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW};
+use ctctl_netlink::header::{Message, IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW};
 use ctctl_netlink::stats::{CpuStats, GlobalStats};
 use ctctl_netlink::Socket;
 
@@ -227,14 +227,9 @@ impl Conntrack {
     {
         let requests = self.dump_requests(filter);
         dump::pipelined(&mut self.sock, &requests, "dump", |msg| {
-            if msg.header.msg() != IPCTNL_MSG_CT_NEW {
-                return Ok(ControlFlow::Continue(()));
-            }
-            let flow = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("dump"))?;
-            if filter.matches(&flow) {
-                f(&flow)
-            } else {
-                Ok(ControlFlow::Continue(()))
+            match selected(msg, filter)? {
+                Some(flow) => f(&flow),
+                None => Ok(ControlFlow::Continue(())),
             }
         })
     }
@@ -246,13 +241,13 @@ impl Conntrack {
     {
         for req in self.dump_requests(filter) {
             let mut stopped = false;
+            // After a break, transact drains the rest of the reply.
             self.sock.transact(&req, "dump", |msg| {
-                if stopped || msg.header.msg() != IPCTNL_MSG_CT_NEW {
-                    return Ok(ControlFlow::Continue(()));
-                }
-                let flow = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("dump"))?;
-                if filter.matches(&flow) && f(&flow).is_break() {
-                    stopped = true;
+                if let Some(flow) = selected(msg, filter)? {
+                    if f(&flow).is_break() {
+                        stopped = true;
+                        return Ok(ControlFlow::Break(()));
+                    }
                 }
                 Ok(ControlFlow::Continue(()))
             })?;
@@ -286,4 +281,17 @@ impl Conntrack {
             })
             .collect()
     }
+}
+
+/// The entry a dump message carries, if it is one and `filter` selects it.
+#[inline]
+fn selected<'m>(
+    msg: &Message<'m>,
+    filter: &Filter,
+) -> std::result::Result<Option<Flow<'m>>, ctctl_netlink::Error> {
+    if msg.header.msg() != IPCTNL_MSG_CT_NEW {
+        return Ok(None);
+    }
+    let flow = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("dump"))?;
+    Ok(filter.matches(&flow).then_some(flow))
 }

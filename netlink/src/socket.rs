@@ -144,42 +144,32 @@ impl Socket {
     /// larger than `buf` is an error rather than silently truncated.
     pub fn recv(&self, buf: &mut [u8], op: &'static str) -> Result<usize, Error> {
         loop {
-            // SAFETY: buf is a valid writable slice of buf.len() bytes.
-            let n = unsafe {
-                libc::recv(
-                    self.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_TRUNC,
-                )
-            };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::Io { op, error: e });
+            if let Some(n) = self.recv_with(buf, 0, op)? {
+                return Ok(n);
             }
-            let n = n as usize;
-            if n > buf.len() {
-                return Err(Error::Protocol {
-                    op,
-                    what: "netlink datagram larger than the receive buffer",
-                });
-            }
-            return Ok(n);
         }
     }
 
     /// Receives one datagram if one is queued, without waiting.
     pub fn try_recv(&self, buf: &mut [u8], op: &'static str) -> Result<Option<usize>, Error> {
+        self.recv_with(buf, libc::MSG_DONTWAIT, op)
+    }
+
+    /// One `recv` with `MSG_TRUNC` (to see a datagram's real size) and
+    /// `flags`; `None` when interrupted or, with `MSG_DONTWAIT`, empty.
+    fn recv_with(
+        &self,
+        buf: &mut [u8],
+        flags: libc::c_int,
+        op: &'static str,
+    ) -> Result<Option<usize>, Error> {
         // SAFETY: buf is a valid writable slice of buf.len() bytes.
         let n = unsafe {
             libc::recv(
                 self.as_raw_fd(),
                 buf.as_mut_ptr().cast(),
                 buf.len(),
-                libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+                libc::MSG_TRUNC | flags,
             )
         };
         if n < 0 {

@@ -10,6 +10,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::create::nat_of;
 use crate::tune::timeouts::StateTimeouts;
 use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES, TCP_STATES};
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, Status, Tuple};
@@ -329,35 +330,27 @@ impl NatMatch {
         self.src.is_none() && self.dst.is_none() && !self.any
     }
 
-    /// Source NAT: the reply goes to another address (or port) than the
-    /// original came from. Compared per family, unlike conntrack 1.4.7,
-    /// whose IPv6 check matches any NATed flow.
+    /// Source NAT: set up (SRC_NAT_DONE) and the reply goes to another
+    /// address or port than the original came from ([`nat_of`]); with `to`,
+    /// to that address. Compared per family, unlike conntrack 1.4.7, whose
+    /// IPv6 check matches any NATed flow.
     #[inline]
     fn is_snat(f: &Flow<'_>, to: Option<IpAddr>) -> bool {
-        let done = f.status.is_some_and(|s| s.contains(Status::SRC_NAT_DONE));
-        if !done {
-            return false;
-        }
-        let addr_changed = f.reply.dst != f.orig.src;
-        let port_changed = f.reply.dst_port != f.orig.src_port;
-        match to {
-            Some(ip) => f.reply.dst == Some(ip),
-            None => addr_changed || port_changed,
-        }
+        f.status.is_some_and(|s| s.contains(Status::SRC_NAT_DONE))
+            && match to {
+                Some(ip) => f.reply.dst == Some(ip),
+                None => nat_of(f).0.is_some(),
+            }
     }
 
+    /// Destination NAT, likewise: replies come from another address or port.
     #[inline]
     fn is_dnat(f: &Flow<'_>, to: Option<IpAddr>) -> bool {
-        let done = f.status.is_some_and(|s| s.contains(Status::DST_NAT_DONE));
-        if !done {
-            return false;
-        }
-        let addr_changed = f.reply.src != f.orig.dst;
-        let port_changed = f.reply.src_port != f.orig.dst_port;
-        match to {
-            Some(ip) => f.reply.src == Some(ip),
-            None => addr_changed || port_changed,
-        }
+        f.status.is_some_and(|s| s.contains(Status::DST_NAT_DONE))
+            && match to {
+                Some(ip) => f.reply.src == Some(ip),
+                None => nat_of(f).1.is_some(),
+            }
     }
 
     #[inline]
@@ -718,12 +711,23 @@ impl Filter {
             && icmp_ok
     }
 
+    /// Whether the kernel compares ports for this protocol
+    /// (`ctnetlink_filter_match_tuple`: TCP and UDP only).
+    fn kernel_ports(&self) -> bool {
+        matches!(self.proto, Some(proto::TCP) | Some(proto::UDP))
+    }
+
+    /// Whether the kernel compares ICMP fields for this protocol.
+    fn kernel_icmp(&self) -> bool {
+        matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6))
+    }
+
     /// The kernel-side filters to dump with: one per family when tuple
     /// fields are compared without a family (the kernel needs one), else one.
     pub fn kernel_filters(&self) -> Vec<KernelFilter> {
         let host_addr = |c: &Option<Cidr>| c.filter(Cidr::is_host).map(|c| c.addr);
-        let ports = matches!(self.proto, Some(proto::TCP) | Some(proto::UDP));
-        let icmp = matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
+        let ports = self.kernel_ports();
+        let icmp = self.kernel_icmp();
         let orig = Tuple {
             src: host_addr(&self.src),
             dst: host_addr(&self.dst),

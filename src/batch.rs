@@ -1,7 +1,8 @@
 //! Sending many requests in few system calls: messages are appended to a
 //! buffer and sent together (`sendmsg` of ~32 KiB), without acknowledgements;
 //! the kernel answers only failures, which are read back after each send and
-//! tallied by errno.
+//! tallied: one errno means "nothing to do" (`ENOENT` for a delete, `EEXIST`
+//! for a create), the others are failures.
 
 use ctctl_netlink::conntrack::RequestBuf;
 use ctctl_netlink::header::{Messages, NLMSG_ERROR};
@@ -22,6 +23,40 @@ pub struct Failure {
     pub errno: i32,
 }
 
+/// What a batch of requests did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Requests the kernel carried out (entries deleted, created, updated).
+    pub done: u64,
+    /// Requests with nothing to do: deletes and updates of entries already
+    /// gone (expired, removed by someone else, or a reused tuple caught by
+    /// the id guard), creates of entries that already exist.
+    pub skipped: u64,
+    /// Requests the kernel refused for another reason.
+    pub failed: u64,
+    /// The first failures, with their tags (line numbers).
+    pub failures: Vec<Failure>,
+}
+
+/// Failures kept for reporting.
+const KEEP_FAILURES: usize = 100;
+
+impl BatchStats {
+    /// The errno of the first failure.
+    pub fn first_errno(&self) -> Option<i32> {
+        self.failures.first().map(|f| f.errno)
+    }
+
+    /// Adds another batch's totals to these.
+    pub fn add(&mut self, o: &BatchStats) {
+        self.done += o.done;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        let room = KEEP_FAILURES.saturating_sub(self.failures.len());
+        self.failures.extend(o.failures.iter().take(room));
+    }
+}
+
 /// Batched requests on a socket of their own.
 #[derive(Debug)]
 pub struct Batcher {
@@ -33,11 +68,15 @@ pub struct Batcher {
     tags: Vec<(u32, u64)>,
     sent: u64,
     op: &'static str,
+    /// The errno that counts as "nothing to do".
+    skip_errno: i32,
+    stats: BatchStats,
 }
 
 impl Batcher {
-    /// Batches on `sock` (which must be in the table's network namespace).
-    pub fn new(sock: Socket, op: &'static str) -> Batcher {
+    /// Batches on `sock` (which must be in the table's network namespace);
+    /// `skip_errno` is the answer that means "nothing to do".
+    pub fn new(sock: Socket, op: &'static str, skip_errno: i32) -> Batcher {
         Batcher {
             sock,
             req: RequestBuf::new(),
@@ -45,23 +84,19 @@ impl Batcher {
             tags: Vec::new(),
             sent: 0,
             op,
+            skip_errno,
+            stats: BatchStats::default(),
         }
     }
 
     /// Appends one message with `encode(buffer, seq)`, tagged `tag` for
-    /// error reports; sends the batch when it is full. Failures found while
-    /// sending are passed to `on_failure`.
-    pub fn push(
-        &mut self,
-        tag: u64,
-        encode: impl FnOnce(&mut RequestBuf, u32),
-        on_failure: impl FnMut(Failure),
-    ) -> Result<()> {
+    /// error reports; sends the batch when it is full.
+    pub fn push(&mut self, tag: u64, encode: impl FnOnce(&mut RequestBuf, u32)) -> Result<()> {
         let seq = self.sock.next_seq();
         encode(&mut self.req, seq);
         self.tags.push((seq, tag));
         if self.req.len() >= BATCH_BYTES {
-            self.send(on_failure)?;
+            self.send()?;
         }
         Ok(())
     }
@@ -71,10 +106,11 @@ impl Batcher {
         self.sent + self.req.count() as u64
     }
 
-    /// Sends what is buffered and reads the failures back. The kernel
+    /// Sends what is buffered, reads the failures back and returns the
+    /// totals so far. The kernel
     /// handles every message of a datagram inside `sendmsg`, so when it
     /// returns, the failures are already queued on our socket.
-    pub fn send(&mut self, mut on_failure: impl FnMut(Failure)) -> Result<()> {
+    pub fn send(&mut self) -> Result<&BatchStats> {
         if !self.req.is_empty() {
             self.sock.send(self.req.as_bytes(), self.op)?;
             self.sent += self.req.count() as u64;
@@ -96,15 +132,24 @@ impl Batcher {
                     .iter()
                     .find(|(s, _)| *s == msg.header.seq)
                     .map_or(0, |(_, t)| *t);
-                on_failure(Failure { tag, errno });
+                if errno == self.skip_errno {
+                    self.stats.skipped += 1;
+                } else {
+                    self.stats.failed += 1;
+                    if self.stats.failures.len() < KEEP_FAILURES {
+                        self.stats.failures.push(Failure { tag, errno });
+                    }
+                }
             }
         }
         self.tags.clear();
-        Ok(())
+        self.stats.done = self.sent - self.stats.skipped - self.stats.failed;
+        Ok(&self.stats)
     }
 
-    /// Messages sent in total.
-    pub fn sent(&self) -> u64 {
-        self.sent
+    /// Sends what is buffered and returns the totals.
+    pub fn finish(mut self) -> Result<BatchStats> {
+        self.send()?;
+        Ok(self.stats)
     }
 }

@@ -8,7 +8,7 @@ use ctctl_netlink::conntrack::request::{self, CreateOptions, NatSetup, Update};
 use ctctl_netlink::conntrack::{Flow, Tuple};
 use ctctl_netlink::Socket;
 
-use crate::batch::{Batcher, Failure};
+use crate::batch::{BatchStats, Batcher};
 use crate::error::Result;
 use crate::filter::has_ports;
 
@@ -89,41 +89,10 @@ pub fn mirror(t: &Tuple) -> Tuple {
     }
 }
 
-/// What a batch of creates or updates did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BatchStats {
-    /// Requests the kernel carried out.
-    pub done: u64,
-    /// Creates of entries that already existed (`EEXIST`), or updates of
-    /// entries that are gone (`ENOENT`).
-    pub skipped: u64,
-    /// Other failures, with their tags (line numbers), first ones kept.
-    pub failed: u64,
-    /// The first failures, tagged with their line numbers.
-    pub failures: Vec<Failure>,
-}
-
-/// Failures kept for reporting.
-const KEEP_FAILURES: usize = 100;
-
-impl BatchStats {
-    fn count(&mut self, f: Failure, skip_errno: i32) {
-        if f.errno == skip_errno {
-            self.skipped += 1;
-        } else {
-            self.failed += 1;
-            if self.failures.len() < KEEP_FAILURES {
-                self.failures.push(f);
-            }
-        }
-    }
-}
-
 /// Creates entries in batches (`ctctl restore`).
 #[derive(Debug)]
 pub struct Creator {
     batch: Batcher,
-    stats: BatchStats,
     or_update: bool,
 }
 
@@ -131,8 +100,7 @@ impl Creator {
     /// Creates on `sock`; with `or_update`, existing entries are updated.
     pub fn new(sock: Socket, or_update: bool) -> Creator {
         Creator {
-            batch: Batcher::new(sock, "create"),
-            stats: BatchStats::default(),
+            batch: Batcher::new(sock, "create", libc::EEXIST),
             or_update,
         }
     }
@@ -140,27 +108,19 @@ impl Creator {
     /// Queues `flow`, tagged `tag` (a line number) for error reports.
     pub fn push(&mut self, tag: u64, flow: &Flow<'_>) -> Result<()> {
         let (flow, opts) = create_request(flow, self.or_update, false);
-        let stats = &mut self.stats;
-        self.batch.push(
-            tag,
-            |req, seq| request::create(req, seq, &flow, &opts),
-            |f| stats.count(f, libc::EEXIST),
-        )
+        self.batch
+            .push(tag, |req, seq| request::create(req, seq, &flow, &opts))
     }
 
     /// Sends what is queued (to see failures so far, as `--strict` does).
     pub fn flush(&mut self) -> Result<&BatchStats> {
-        let stats = &mut self.stats;
-        self.batch.send(|f| stats.count(f, libc::EEXIST))?;
-        Ok(&self.stats)
+        self.batch.send()
     }
 
-    /// Sends what is queued and returns the totals.
-    pub fn finish(mut self) -> Result<BatchStats> {
-        self.flush()?;
-        let mut s = self.stats;
-        s.done = self.batch.sent().saturating_sub(s.skipped + s.failed);
-        Ok(s)
+    /// Sends what is queued and returns the totals: `done` created,
+    /// `skipped` already there.
+    pub fn finish(self) -> Result<BatchStats> {
+        self.batch.finish()
     }
 }
 
@@ -168,35 +128,27 @@ impl Creator {
 #[derive(Debug)]
 pub struct Updater {
     batch: Batcher,
-    stats: BatchStats,
 }
 
 impl Updater {
     /// An updater on `sock`.
     pub fn new(sock: Socket) -> Updater {
         Updater {
-            batch: Batcher::new(sock, "update"),
-            stats: BatchStats::default(),
+            batch: Batcher::new(sock, "update", libc::ENOENT),
         }
     }
 
     /// Queues `change` for the entry `f` (by its original tuple and zone).
     pub fn push(&mut self, f: &Flow<'_>, change: &Update) -> Result<()> {
-        let stats = &mut self.stats;
-        self.batch.push(
-            0,
-            |req, seq| request::update(req, seq, &f.orig, f.zone, change, false),
-            |fail| stats.count(fail, libc::ENOENT),
-        )
+        self.batch.push(0, |req, seq| {
+            request::update(req, seq, &f.orig, f.zone, change, false)
+        })
     }
 
-    /// Sends what is queued and returns the totals.
-    pub fn finish(mut self) -> Result<BatchStats> {
-        let stats = &mut self.stats;
-        self.batch.send(|f| stats.count(f, libc::ENOENT))?;
-        let mut s = self.stats;
-        s.done = self.batch.sent().saturating_sub(s.skipped + s.failed);
-        Ok(s)
+    /// Sends what is queued and returns the totals: `done` updated,
+    /// `skipped` already gone.
+    pub fn finish(self) -> Result<BatchStats> {
+        self.batch.finish()
     }
 }
 

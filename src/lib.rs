@@ -38,9 +38,10 @@ pub mod restore;
 pub mod tune;
 pub mod wait;
 
+pub use batch::BatchStats;
 pub use conntrack::Conntrack;
 pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
-pub use delete::{DeleteStats, Deleter};
+pub use delete::Deleter;
 pub use error::{Error, Result};
 pub use events::{Event, EventOptions, EventStream};
 pub use filter::Filter;

@@ -18,10 +18,10 @@ use anyhow::bail;
 
 use super::args::{Cli, DeleteArgs, Format};
 use super::output::Out;
-use super::{text, Outcome, Render};
+use super::{report_batch, text, Outcome, Render};
 use crate::filter::Filter;
 use crate::kernel::KernelVersion;
-use crate::{Conntrack, DeleteStats};
+use crate::{BatchStats, Conntrack};
 
 /// How the entries were removed, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,10 +64,10 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
 
     let (stats, method) = if let Some(tuple) = filter.single_tuple() {
         let gone = !ct.delete(&tuple, filter.zone, filter.id)?;
-        let stats = DeleteStats {
-            deleted: u64::from(!gone),
-            already_gone: u64::from(gone),
-            ..DeleteStats::default()
+        let stats = BatchStats {
+            done: u64::from(!gone),
+            skipped: u64::from(gone),
+            ..BatchStats::default()
         };
         (stats, Method::Tuple)
     } else if in_kernel {
@@ -77,20 +77,20 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
         let mut stats = match kernel_filters.as_slice() {
             [one] => {
                 ct.flush(one)?;
-                DeleteStats::default()
+                BatchStats::default()
             }
             [first, rest @ ..] => flush_and_sweep(&mut ct, &filter, first, rest)?,
-            [] => DeleteStats::default(),
+            [] => BatchStats::default(),
         };
         let after = ct.stats()?.entries;
-        stats.deleted = before.saturating_sub(after) as u64;
+        stats.done = before.saturating_sub(after) as u64;
         (stats, Method::KernelFilter)
     } else {
         (delete_from_dump(&mut ct, &filter)?, Method::Dump)
     };
-    report(cli, &stats, method)?;
+    report_batch(cli, &stats, "deleted", "already_gone", Some(method.name()))?;
     if stats.failed > 0 {
-        let errno = stats.first_error.unwrap_or(0);
+        let errno = stats.first_errno().unwrap_or(0);
         bail!(
             "{} deletes failed: {}",
             thousands(stats.failed),
@@ -110,20 +110,17 @@ fn flush_and_sweep(
     filter: &Filter,
     first: &ctctl_netlink::conntrack::KernelFilter,
     rest: &[ctctl_netlink::conntrack::KernelFilter],
-) -> anyhow::Result<DeleteStats> {
+) -> anyhow::Result<BatchStats> {
     let flush_sock = ct.sibling_socket()?;
     std::thread::scope(|s| {
         let flusher = s.spawn(move || Conntrack::with_socket(flush_sock).flush(first));
-        let mut stats = DeleteStats::default();
+        let mut stats = BatchStats::default();
         for kf in rest {
             let sweep = Filter {
                 family: Some(kf.family),
                 ..filter.clone()
             };
-            let st = delete_from_dump(ct, &sweep)?;
-            stats.already_gone += st.already_gone;
-            stats.failed += st.failed;
-            stats.first_error = stats.first_error.or(st.first_error);
+            stats.add(&delete_from_dump(ct, &sweep)?);
         }
         flusher
             .join()
@@ -134,7 +131,7 @@ fn flush_and_sweep(
 
 /// Streams the dump and deletes each match by tuple and id on a second
 /// socket, with a progress line on a terminal.
-fn delete_from_dump(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<DeleteStats> {
+fn delete_from_dump(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<BatchStats> {
     let mut deleter = ct.deleter()?;
     let mut progress = Progress::new();
     ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
@@ -179,34 +176,6 @@ fn dry_run(
     out.flush()?;
     eprintln!("ctctl: dry run: would delete {} entries", thousands(n));
     Ok(Outcome::Ok)
-}
-
-fn report(cli: &Cli, s: &DeleteStats, method: Method) -> anyhow::Result<()> {
-    let mut msg = format!("deleted {} entries", thousands(s.deleted));
-    if s.already_gone > 0 {
-        msg += &format!(" ({} already gone)", thousands(s.already_gone));
-    }
-    if s.failed > 0 {
-        msg += &format!(" ({} failed)", thousands(s.failed));
-    }
-    if cli.output == Format::Json {
-        let mut out = Out::stdout();
-        let b = out.buf();
-        b.extend_from_slice(b"{\"deleted\":");
-        text::num(b, s.deleted);
-        b.extend_from_slice(b",\"already_gone\":");
-        text::num(b, s.already_gone);
-        b.extend_from_slice(b",\"failed\":");
-        text::num(b, s.failed);
-        b.extend_from_slice(b",\"method\":\"");
-        b.extend_from_slice(method.name().as_bytes());
-        b.extend_from_slice(b"\"}");
-        out.line_done()?;
-        out.flush()?;
-    } else {
-        eprintln!("ctctl: {msg}");
-    }
-    Ok(())
 }
 
 /// Asks on the terminal before an unfiltered flush. Without a terminal,

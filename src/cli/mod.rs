@@ -132,6 +132,56 @@ impl Render {
     }
 }
 
+/// The summary of a batch of deletes, creates or updates: on stderr
+/// (`deleted 49,998 entries (2 already gone)`), or with `-o json` one
+/// object on stdout (`{"deleted":49998,"already_gone":2,"failed":0}`, plus
+/// `"method"` when given).
+pub fn report_batch(
+    cli: &Cli,
+    s: &crate::BatchStats,
+    verb: &str,
+    skipped: &str,
+    method: Option<&str>,
+) -> anyhow::Result<()> {
+    if cli.output == Format::Json {
+        let mut out = Out::stdout();
+        let b = out.buf();
+        b.extend_from_slice(
+            format!(
+                "{{\"{verb}\":{},\"{skipped}\":{},\"failed\":{}",
+                s.done, s.skipped, s.failed
+            )
+            .as_bytes(),
+        );
+        if let Some(m) = method {
+            b.extend_from_slice(b",\"method\":");
+            json::string(b, m);
+        }
+        b.push(b'}');
+        out.line_done()?;
+        out.flush()?;
+    } else {
+        let mut notes = Vec::new();
+        if s.skipped > 0 {
+            notes.push(format!(
+                "{} {}",
+                delete::thousands(s.skipped),
+                skipped.replace('_', " ")
+            ));
+        }
+        if s.failed > 0 {
+            notes.push(format!("{} failed", delete::thousands(s.failed)));
+        }
+        let notes = if notes.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", notes.join(", "))
+        };
+        eprintln!("ctctl: {verb} {} entries{notes}", delete::thousands(s.done));
+    }
+    Ok(())
+}
+
 /// Nanoseconds since the Unix epoch.
 pub fn now_ns() -> u64 {
     SystemTime::now()

@@ -15,12 +15,13 @@ use super::args::{
 };
 use super::delete::thousands;
 use super::output::Out;
-use super::{json, Outcome, Render};
-use crate::create::{mirror, BatchStats};
+use super::{json, report_batch, Outcome, Render};
+use crate::create::mirror;
 use crate::filter::proto_name;
 use crate::tune::timeouts::StateTimeouts;
 use crate::tune::Paths;
 use crate::wait::WaitFor;
+use crate::BatchStats;
 use crate::Conntrack;
 
 /// `/etc/xtables/connlabel.conf`: `N name` lines.
@@ -135,30 +136,6 @@ pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn summary(cli: &Cli, verb: &str, s: &BatchStats, skipped_name: &str) -> anyhow::Result<()> {
-    if cli.output == Format::Json {
-        let mut out = Out::stdout();
-        out.buf().extend_from_slice(
-            format!(
-                "{{\"{verb}\":{},\"{skipped_name}\":{},\"failed\":{}}}",
-                s.done, s.skipped, s.failed
-            )
-            .as_bytes(),
-        );
-        out.line_done()?;
-        out.flush()?;
-    } else {
-        eprintln!(
-            "ctctl: {verb} {} entries, {} {}, {} failed",
-            thousands(s.done),
-            thousands(s.skipped),
-            skipped_name.replace('_', " "),
-            thousands(s.failed)
-        );
-    }
-    Ok(())
-}
-
 /// `ctctl update`.
 pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::from_env();
@@ -221,9 +198,9 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         })?;
         up.finish()?
     };
-    summary(cli, "updated", &stats, "already_gone")?;
+    report_batch(cli, &stats, "updated", "already_gone", None)?;
     if stats.failed > 0 {
-        let errno = stats.failures.first().map_or(0, |f| f.errno);
+        let errno = stats.first_errno().unwrap_or(0);
         bail!(
             "{} updates failed: {}",
             stats.failed,
@@ -305,7 +282,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
         report_bad(f.tag, &ctctl_netlink::error::errno_text(f.errno));
     }
     stats.failed += bad_lines;
-    summary(cli, "created", &stats, "already_there")?;
+    report_batch(cli, &stats, "created", "already_there", None)?;
     if stats.failed > 0 && a.strict {
         bail!("{} entries failed", stats.failed);
     }

@@ -99,18 +99,15 @@ impl EventFilter {
             ));
             // Not found: accept (userspace decides).
             p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, 0, NOT_FOUND, 0));
-            p.push(stmt(BPF_LDX | BPF_W | BPF_IMM, CTA_TUPLE_PROTO as u32));
-            p.push(stmt(
-                BPF_LD | BPF_W | BPF_ABS,
-                (SKF_AD_OFF + SKF_AD_NLATTR_NEST) as u32,
-            ));
-            p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, 0, NOT_FOUND, 0));
-            p.push(stmt(BPF_LDX | BPF_W | BPF_IMM, CTA_PROTO_NUM as u32));
-            p.push(stmt(
-                BPF_LD | BPF_W | BPF_ABS,
-                (SKF_AD_OFF + SKF_AD_NLATTR_NEST) as u32,
-            ));
-            p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, 0, NOT_FOUND, 0));
+            // Then, inside it, CTA_TUPLE_PROTO and inside that CTA_PROTO_NUM.
+            for nested in [CTA_TUPLE_PROTO, CTA_PROTO_NUM] {
+                p.push(stmt(BPF_LDX | BPF_W | BPF_IMM, nested as u32));
+                p.push(stmt(
+                    BPF_LD | BPF_W | BPF_ABS,
+                    (SKF_AD_OFF + SKF_AD_NLATTR_NEST) as u32,
+                ));
+                p.push(jump(BPF_JMP | BPF_JEQ | BPF_K, 0, NOT_FOUND, 0));
+            }
             p.push(stmt(BPF_MISC | BPF_TAX, 0));
             // A = the protocol byte, after the 4-byte attribute header
             p.push(stmt(BPF_LD | BPF_B | BPF_IND, 4));

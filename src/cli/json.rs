@@ -165,29 +165,18 @@ fn tuple(out: &mut Vec<u8>, t: &Tuple, c: Option<&Counters>) {
     } else {
         (b"sport", b"dport")
     };
-    if let Some(p) = t.src_port {
-        key(out, sk);
-        num(out, p as u64);
-    }
-    if let Some(p) = t.dst_port {
-        key(out, dk);
-        num(out, p as u64);
-    }
-    if let Some(v) = t.icmp_type {
-        key(out, b"type");
-        num(out, v as u64);
-    }
-    if let Some(v) = t.icmp_code {
-        key(out, b"code");
-        num(out, v as u64);
-    }
-    if let Some(v) = t.icmp_id {
-        key(out, b"id");
-        num(out, v as u64);
-    }
-    if let Some(z) = t.zone {
-        key(out, b"zone");
-        num(out, z as u64);
+    for (k, v) in [
+        (sk, t.src_port.map(u64::from)),
+        (dk, t.dst_port.map(u64::from)),
+        (&b"type"[..], t.icmp_type.map(u64::from)),
+        (b"code", t.icmp_code.map(u64::from)),
+        (b"id", t.icmp_id.map(u64::from)),
+        (b"zone", t.zone.map(u64::from)),
+    ] {
+        if let Some(v) = v {
+            key(out, k);
+            num(out, v);
+        }
     }
     if let Some(c) = c {
         key(out, b"packets");

@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{Background, Netns};
+use crate::harness::{entries, Background, Netns};
 use crate::require_root;
 
 const ENTRY: [&str; 10] = [
@@ -133,15 +133,10 @@ fn overruns_are_reported_and_delivery_resumes() {
     );
     bg.wait_stderr("listening", 10);
     bg.signal(Signal::SIGSTOP);
-    let storm: String = (0..3000)
-        .map(|i| {
-            format!(
-                "-I -p udp -s 10.1.{}.{} -d 10.2.0.1 --sport 1 --dport 53 -t 600\n",
-                i / 250,
-                i % 250
-            )
-        })
-        .collect();
+    let storm = entries(
+        3000,
+        "-I -p udp -s {ip} -d 10.2.0.1 --sport 1 --dport 53 -t 600",
+    );
     ns.restore(&storm);
     bg.signal(Signal::SIGCONT);
     bg.wait_stderr("event overrun", 10);
@@ -266,15 +261,10 @@ fn bpf_prefilter_keeps_unwanted_events_out_of_the_buffer() {
     );
     bg.wait_stderr("listening", 10);
     bg.signal(Signal::SIGSTOP);
-    let storm: String = (0..3000)
-        .map(|i| {
-            format!(
-                "-I -p tcp -s 10.1.{}.{} -d 10.2.0.1 --sport 1 --dport 80 --state ESTABLISHED -t 600\n",
-                i / 250,
-                i % 250
-            )
-        })
-        .collect();
+    let storm = entries(
+        3000,
+        "-I -p tcp -s {ip} -d 10.2.0.1 --sport 1 --dport 80 --state ESTABLISHED -t 600",
+    );
     ns.restore(&storm);
     ns.restore("-I -p udp -s 10.3.0.1 -d 10.2.0.1 --sport 1 --dport 53 -t 600\n");
     bg.signal(Signal::SIGCONT);

@@ -275,6 +275,14 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// `n` lines of `conntrack -R` input from `template`, whose `{ip}` becomes
+/// a distinct address per line (10.1.0.0, 10.1.0.1, ...).
+pub fn entries(n: usize, template: &str) -> String {
+    (0..n)
+        .map(|i| template.replace("{ip}", &format!("10.1.{}.{}", i / 250, i % 250)) + "\n")
+        .collect()
+}
+
 /// Lines of conntrack output, sorted, with the fields that change between
 /// two reads (the remaining timeout, delta-time) replaced by a mark; the
 /// timeouts are returned beside each line for a bounded comparison.

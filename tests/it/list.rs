@@ -207,16 +207,10 @@ fn json_lines_have_the_documented_fields() {
 fn closed_pipe_exits_zero_quietly() {
     require_root!();
     let ns = Netns::new();
-    let lines: String = (0..3000)
-        .map(|i| {
-            format!(
-                "-I -p udp -s 10.1.{}.{} -d 10.2.0.1 --sport {} --dport 53 -t 600\n",
-                i / 250,
-                i % 250,
-                1024 + i
-            )
-        })
-        .collect();
+    let lines = crate::harness::entries(
+        3000,
+        "-I -p udp -s {ip} -d 10.2.0.1 --sport 1024 --dport 53 -t 600",
+    );
     ns.restore(&lines);
     let mut child = ns
         .ctctl()

@@ -86,9 +86,10 @@ impl Conntrack {
 
     /// Deletes, in the kernel, every entry `filter` selects: one request, no
     /// dump (`ctnetlink_flush_conntrack`). An empty filter flushes the whole
-    /// table. Callers must check the kernel honours the filter
-    /// ([`crate::kernel::KernelVersion::honours_flush_filter`]): one that
-    /// ignores it deletes everything. conntrack(8): `-F`, `-D` with filters.
+    /// table. Callers must know that the running kernel selects by this
+    /// filter correctly ([`crate::probe::plan`] with [`crate::probe::Op::Flush`]
+    /// and an exact plan): one that ignores or inverts a criterion deletes
+    /// the wrong entries. conntrack(8): `-F`, `-D` with filters.
     pub fn flush(&mut self, filter: &KernelFilter) -> Result<()> {
         let mut req = RequestBuf::new();
         request::flush(&mut req, self.sock.next_seq(), filter);
@@ -270,8 +271,8 @@ impl Conntrack {
     }
 
     fn dump_requests(&mut self, filter: &Filter) -> Vec<RequestBuf> {
-        filter
-            .kernel_filters()
+        crate::probe::plan(filter, crate::probe::Op::Dump)
+            .filters
             .iter()
             .map(|kf| {
                 tracing::debug!(kernel_filter = ?kf, "dump request");

@@ -16,6 +16,8 @@ use ctctl_netlink::conntrack::protoinfo::{state_names, DCCP_STATES, SCTP_STATES,
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
+use crate::probe::Criteria;
+
 /// A filter value that does not parse; names the flag.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {flag} '{value}': {reason}")]
@@ -404,8 +406,14 @@ pub struct Filter {
     pub status: Option<StatusMatch>,
     /// `--mark VALUE[/MASK]`.
     pub mark: Option<(u32, u32)>,
-    /// `--zone`.
+    /// `--zone`: the entry's zone, whatever its direction (the kernel's
+    /// `nf_ct_zone_equal_any`).
     pub zone: Option<u16>,
+    /// `--orig-zone`: the zone of the original direction (an entry whose
+    /// zone applies to the reply direction only is in zone 0 here).
+    pub orig_zone: Option<u16>,
+    /// `--reply-zone`: the zone of the reply direction.
+    pub reply_zone: Option<u16>,
     /// `--src-nat`, `--dst-nat`, `--any-nat`.
     pub nat: NatMatch,
     /// `--timeout-below SECS`: remaining timeout strictly below.
@@ -541,6 +549,22 @@ impl Filter {
                 }
             }
         }
+        // Criteria that hold for every entry of the family select nothing
+        // narrower: drop them, so that `--mark 0/0` or `-s 0.0.0.0/0` count
+        // as unfiltered (the family they imply stays).
+        if self.mark.is_some_and(|(_, mask)| mask == 0) {
+            self.mark = None;
+        }
+        for c in [
+            &mut self.src,
+            &mut self.dst,
+            &mut self.reply_src,
+            &mut self.reply_dst,
+        ] {
+            if c.is_some_and(|c| c.prefix == 0) {
+                *c = None;
+            }
+        }
         if let (Some(b), Some(a)) = (self.timeout_below, self.timeout_above) {
             if b <= a.saturating_add(1) {
                 return Err(FilterError::new(
@@ -603,14 +627,14 @@ impl Filter {
                 return false;
             }
         }
-        if let Some(z) = self.zone {
-            // An entry without CTA_ZONE is in zone 0; directional zones
-            // count too, as in the kernel's nf_ct_zone_equal_any.
-            let zone = f.zone.unwrap_or(0);
-            let any = zone == z || f.orig.zone == Some(z) || f.reply.zone == Some(z);
-            if !any {
-                return false;
-            }
+        if self.zone.is_some() && self.zone != Some(zone_id(f)) {
+            return false;
+        }
+        if self.orig_zone.is_some() && self.orig_zone != Some(orig_zone(f)) {
+            return false;
+        }
+        if self.reply_zone.is_some() && self.reply_zone != Some(reply_zone(f)) {
+            return false;
         }
         if !self.nat.is_empty() && !self.nat.matches(f) {
             return false;
@@ -644,11 +668,17 @@ impl Filter {
         true
     }
 
-    /// The original tuple when the filter names exactly one entry: protocol,
-    /// both full addresses, and both ports (or the ICMP type, code and id),
-    /// with nothing else but `--zone` and `--id`. Such an entry is deleted
-    /// or fetched directly, without a dump.
+    /// The original tuple when the filter names exactly one entry by what
+    /// the kernel looks entries up by: protocol, both full addresses, both
+    /// ports (or the ICMP type, code and id), and `--orig-zone` (the lookup
+    /// zone of `ctnetlink_del_conntrack`), with nothing else but `--id`.
+    ///
+    /// Without `--orig-zone` there is no single entry: a filter means every
+    /// zone (as `list` shows them), and a lookup would find zone 0 only.
+    /// `--zone Z` is no lookup zone either: the kernel's lookup in zone Z
+    /// misses an entry whose zone Z applies to the reply direction only.
     pub fn single_tuple(&self) -> Option<Tuple> {
+        self.orig_zone?;
         let p = self.proto?;
         let src = self.src.filter(Cidr::is_host)?.addr;
         let dst = self.dst.filter(Cidr::is_host)?.addr;
@@ -678,60 +708,58 @@ impl Filter {
             icmp_type: None,
             icmp_code: None,
             icmp_id: None,
-            zone: None,
+            orig_zone: None,
             id: None,
             ..self.clone()
         };
         rest.is_empty().then_some(t)
     }
 
-    /// Whether every criterion can be evaluated by the kernel on this
-    /// filter's own (so a filtered flush removes exactly the matches):
-    /// family, protocol, full addresses, TCP/UDP ports, ICMP fields, mark,
-    /// status and zone.
-    pub fn kernel_complete(&self) -> bool {
-        let host = |c: &Option<Cidr>| c.as_ref().is_none_or(Cidr::is_host);
-        let ports_ok = (self.sport.is_none() && self.dport.is_none())
-            || matches!(self.proto, Some(proto::TCP) | Some(proto::UDP));
-        let icmp_ok =
-            (self.icmp_type.is_none() && self.icmp_code.is_none() && self.icmp_id.is_none())
-                || matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6));
-        self.state.is_none()
-            && self.id.is_none()
-            && self.idle.is_none()
-            && self.older_than.is_none()
-            && self.nat.is_empty()
-            && self.timeout_below.is_none()
-            && self.timeout_above.is_none()
-            && host(&self.src)
-            && host(&self.dst)
-            && host(&self.reply_src)
-            && host(&self.reply_dst)
-            && ports_ok
-            && icmp_ok
+    /// Whether the filter selects every entry, or every entry of a family:
+    /// no criterion is left but the family once the ones that hold for
+    /// everything (`--mark V/0`, a `/0` prefix) are dropped, which
+    /// [`Filter::normalize`] does. Destructive commands want `--all` for it.
+    pub fn selects_everything(&self) -> bool {
+        Filter {
+            family: None,
+            ..self.clone()
+        }
+        .is_empty()
     }
 
-    /// Whether the kernel compares ports for this protocol
-    /// (`ctnetlink_filter_match_tuple`: TCP and UDP only).
-    fn kernel_ports(&self) -> bool {
-        matches!(self.proto, Some(proto::TCP) | Some(proto::UDP))
-    }
-
-    /// Whether the kernel compares ICMP fields for this protocol.
-    fn kernel_icmp(&self) -> bool {
-        matches!(self.proto, Some(proto::ICMP) | Some(proto::ICMPV6))
-    }
-
-    /// The kernel-side filters to dump with: one per family when tuple
-    /// fields are compared without a family (the kernel needs one), else one.
-    pub fn kernel_filters(&self) -> Vec<KernelFilter> {
-        let host_addr = |c: &Option<Cidr>| c.filter(Cidr::is_host).map(|c| c.addr);
-        let ports = self.kernel_ports();
-        let icmp = self.kernel_icmp();
+    /// What of this filter the kernel can be asked to select, given the
+    /// criteria the running kernel was proved to apply correctly
+    /// ([`crate::probe::Verdict`]): the requests to send (one per family
+    /// when tuple fields are compared without a family, since the kernel
+    /// needs one), and whether they select exactly this filter's entries
+    /// (every criterion went to the kernel) or a superset to match again
+    /// in userspace.
+    pub fn kernel_plan(&self, proved: Criteria) -> KernelPlan {
+        let has = |c: Criteria| proved.contains(c);
+        let family_ok = has(Criteria::FAMILY);
+        // Tuple fields need a family in CTA_FILTER (ctnetlink_alloc_filter).
+        let tuple_ok = family_ok;
+        let addr = |c: &Option<Cidr>| -> Option<IpAddr> {
+            let c = c.filter(Cidr::is_host)?;
+            let class = if c.addr.is_ipv4() {
+                Criteria::IPV4
+            } else {
+                Criteria::IPV6
+            };
+            (tuple_ok && has(class)).then_some(c.addr)
+        };
+        let proto = self.proto.filter(|_| tuple_ok && has(Criteria::PROTO));
+        let ports = proto.is_some() && self.kernel_ports() && has(Criteria::PORTS);
+        let icmp = proto.is_some()
+            && match self.proto {
+                Some(proto::ICMP) => has(Criteria::ICMP),
+                Some(proto::ICMPV6) => has(Criteria::ICMPV6),
+                _ => false,
+            };
         let orig = Tuple {
-            src: host_addr(&self.src),
-            dst: host_addr(&self.dst),
-            proto: self.proto,
+            src: addr(&self.src),
+            dst: addr(&self.dst),
+            proto,
             src_port: self.sport.filter(|_| ports),
             dst_port: self.dport.filter(|_| ports),
             icmp_type: self.icmp_type.filter(|_| icmp),
@@ -740,28 +768,111 @@ impl Filter {
             zone: None,
         };
         let reply = Tuple {
-            src: host_addr(&self.reply_src),
-            dst: host_addr(&self.reply_dst),
+            src: addr(&self.reply_src),
+            dst: addr(&self.reply_dst),
             ..Tuple::default()
         };
-        let status = self.status.map(|s| (s.set, s.set | s.clear));
         let base = KernelFilter {
-            family: self.family.unwrap_or(0),
+            family: self.family.filter(|_| family_ok).unwrap_or(0),
             orig,
             reply,
-            mark: self.mark,
-            status,
-            zone: self.zone,
+            mark: self.mark.filter(|_| has(Criteria::MARK)),
+            status: self
+                .status
+                .filter(|_| has(Criteria::STATUS))
+                .map(|s| (s.set, s.set | s.clear)),
+            zone: self.zone.filter(|_| has(Criteria::ZONE)),
         };
-        if base.family == 0 && base.uses_tuple_filter() {
+        // Exact when nothing of the filter was left out of the request.
+        let sent = Filter {
+            family: (base.family != 0).then_some(base.family),
+            proto: base.orig.proto,
+            src: self.src.filter(|_| base.orig.src.is_some()),
+            dst: self.dst.filter(|_| base.orig.dst.is_some()),
+            reply_src: self.reply_src.filter(|_| base.reply.src.is_some()),
+            reply_dst: self.reply_dst.filter(|_| base.reply.dst.is_some()),
+            sport: base.orig.src_port,
+            dport: base.orig.dst_port,
+            icmp_type: base.orig.icmp_type,
+            icmp_code: base.orig.icmp_code,
+            icmp_id: base.orig.icmp_id,
+            status: self.status.filter(|_| base.status.is_some()),
+            mark: base.mark,
+            zone: base.zone,
+            ..Filter::default()
+        };
+        let exact = sent == *self;
+        let filters = if base.family == 0 && base.uses_tuple_filter() {
             [AF_INET, AF_INET6]
                 .into_iter()
                 .map(|family| KernelFilter { family, ..base })
                 .collect()
         } else {
             vec![base]
+        };
+        KernelPlan { filters, exact }
+    }
+
+    /// Whether the kernel compares ports for this protocol
+    /// (`ctnetlink_filter_match_tuple`: TCP and UDP only).
+    fn kernel_ports(&self) -> bool {
+        matches!(self.proto, Some(proto::TCP) | Some(proto::UDP))
+    }
+
+    /// The criteria that never change during an entry's life (family,
+    /// protocol, addresses, ports, ICMP fields, zones, id): what still
+    /// selects an entry after its state, status, mark or timeout changed.
+    pub fn identity(&self) -> Filter {
+        Filter {
+            family: self.family,
+            proto: self.proto,
+            src: self.src,
+            dst: self.dst,
+            reply_src: self.reply_src,
+            reply_dst: self.reply_dst,
+            sport: self.sport,
+            dport: self.dport,
+            icmp_type: self.icmp_type,
+            icmp_code: self.icmp_code,
+            icmp_id: self.icmp_id,
+            zone: self.zone,
+            orig_zone: self.orig_zone,
+            reply_zone: self.reply_zone,
+            id: self.id,
+            ..Filter::default()
         }
     }
+}
+
+/// The kernel's share of a selection: see [`Filter::kernel_plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelPlan {
+    /// The requests (dump or flush), one per family when needed.
+    pub filters: Vec<KernelFilter>,
+    /// Whether the requests select exactly the filter's entries.
+    pub exact: bool,
+}
+
+/// The entry's zone id, whatever direction it applies to, as the kernel's
+/// `nf_ct_zone_equal_any` compares it. ctnetlink reports a zone for both
+/// directions as `CTA_ZONE` and a one-direction zone as `CTA_TUPLE_ZONE`
+/// inside that direction's tuple (`ctnetlink_dump_zone_id`); no zone is 0.
+#[inline]
+pub fn zone_id(f: &Flow<'_>) -> u16 {
+    f.zone.or(f.orig.zone).or(f.reply.zone).unwrap_or(0)
+}
+
+/// The zone of the original direction (`nf_ct_zone_id(zone, ORIGINAL)`):
+/// the entry's zone when it applies to both directions or to this one, else 0.
+#[inline]
+pub fn orig_zone(f: &Flow<'_>) -> u16 {
+    f.orig.zone.or(f.zone).unwrap_or(0)
+}
+
+/// The zone of the reply direction, likewise.
+#[inline]
+pub fn reply_zone(f: &Flow<'_>) -> u16 {
+    f.reply.zone.or(f.zone).unwrap_or(0)
 }
 
 #[inline]
@@ -871,18 +982,27 @@ mod tests {
     }
 
     #[test]
-    fn kernel_filters_split_by_family_when_needed() {
+    fn kernel_plan_splits_by_family_and_follows_the_proof() {
         let f = Filter {
             proto: Some(proto::UDP),
             dport: Some(53),
             ..Filter::default()
         };
-        let k = f.kernel_filters();
-        assert_eq!(k.len(), 2);
-        assert_eq!(k[0].family, AF_INET);
-        assert_eq!(k[1].family, AF_INET6);
-        assert_eq!(k[0].orig.dst_port, Some(53));
-        assert!(f.kernel_complete());
+        let plan = f.kernel_plan(Criteria::ALL);
+        assert_eq!(plan.filters.len(), 2);
+        assert_eq!(plan.filters[0].family, AF_INET);
+        assert_eq!(plan.filters[1].family, AF_INET6);
+        assert_eq!(plan.filters[0].orig.dst_port, Some(53));
+        assert!(plan.exact);
+        // Ports not proved: the protocol still goes, the port is matched here.
+        let plan = f.kernel_plan(Criteria::ALL.without(Criteria::PORTS));
+        assert_eq!(plan.filters[0].orig.dst_port, None);
+        assert_eq!(plan.filters[0].orig.proto, Some(proto::UDP));
+        assert!(!plan.exact);
+        // Nothing proved: nothing goes.
+        let plan = f.kernel_plan(Criteria::NONE);
+        assert!(plan.filters.iter().all(KernelFilter::is_empty));
+        assert!(!plan.exact);
 
         let f = Filter {
             src: Some(Cidr::parse("10.0.0.0/8").unwrap()),
@@ -890,18 +1010,126 @@ mod tests {
         }
         .normalize()
         .unwrap();
-        let k = f.kernel_filters();
-        assert_eq!(k.len(), 1);
-        assert_eq!(k[0].family, AF_INET);
-        assert_eq!(k[0].orig.src, None, "prefixes are matched in userspace");
-        assert!(!f.kernel_complete());
+        let plan = f.kernel_plan(Criteria::ALL);
+        assert_eq!(plan.filters.len(), 1);
+        assert_eq!(plan.filters[0].family, AF_INET);
+        assert_eq!(
+            plan.filters[0].orig.src, None,
+            "prefixes are matched in userspace"
+        );
+        assert!(!plan.exact);
 
         let f = Filter {
             mark: Some((1, 1)),
             ..Filter::default()
         };
-        assert_eq!(f.kernel_filters().len(), 1);
-        assert_eq!(f.kernel_filters()[0].family, 0);
+        let plan = f.kernel_plan(Criteria::ALL);
+        assert_eq!(plan.filters.len(), 1);
+        assert_eq!(plan.filters[0].family, 0);
+        assert!(plan.exact);
+        // Directional zones are not sent: never exact.
+        let f = Filter {
+            orig_zone: Some(1),
+            ..Filter::default()
+        };
+        assert!(!f.kernel_plan(Criteria::ALL).exact);
+    }
+
+    #[test]
+    fn zones_follow_the_kernel() {
+        let mut both = tcp_flow(3);
+        both.zone = Some(5);
+        let mut orig_only = tcp_flow(3);
+        orig_only.orig.zone = Some(5);
+        let mut reply_only = tcp_flow(3);
+        reply_only.reply.zone = Some(5);
+        let none = tcp_flow(3);
+        let zone = |z| Filter {
+            zone: Some(z),
+            ..Filter::default()
+        };
+        for f in [&both, &orig_only, &reply_only] {
+            assert!(zone(5).matches(f), "{f:?} is in zone 5");
+            assert!(!zone(0).matches(f), "{f:?} is not in zone 0");
+        }
+        assert!(zone(0).matches(&none));
+        let oz = |z| Filter {
+            orig_zone: Some(z),
+            ..Filter::default()
+        };
+        let rz = |z| Filter {
+            reply_zone: Some(z),
+            ..Filter::default()
+        };
+        assert!(oz(5).matches(&both) && rz(5).matches(&both));
+        assert!(oz(5).matches(&orig_only) && rz(0).matches(&orig_only));
+        assert!(oz(0).matches(&reply_only) && rz(5).matches(&reply_only));
+    }
+
+    #[test]
+    fn trivial_criteria_select_everything() {
+        let f = Filter {
+            mark: Some((0, 0)),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        assert!(f.is_empty() && f.selects_everything());
+        let f = Filter {
+            src: Some(Cidr::parse("0.0.0.0/0").unwrap()),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        assert_eq!(
+            f.family,
+            Some(AF_INET),
+            "a /0 prefix still names its family"
+        );
+        assert!(f.selects_everything());
+        let f = Filter {
+            dst: Some(Cidr::parse("::/0").unwrap()),
+            family: Some(AF_INET6),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        assert!(f.selects_everything());
+        let f = Filter {
+            mark: Some((1, 1)),
+            ..Filter::default()
+        }
+        .normalize()
+        .unwrap();
+        assert!(!f.selects_everything());
+    }
+
+    #[test]
+    fn single_tuple_needs_the_lookup_zone() {
+        let mut f = Filter {
+            proto: Some(proto::TCP),
+            src: Some(Cidr::parse("10.0.0.1").unwrap()),
+            dst: Some(Cidr::parse("10.0.0.2").unwrap()),
+            sport: Some(1),
+            dport: Some(2),
+            ..Filter::default()
+        };
+        assert_eq!(
+            f.single_tuple(),
+            None,
+            "without a zone: every zone, by dump"
+        );
+        f.zone = Some(0);
+        assert_eq!(
+            f.single_tuple(),
+            None,
+            "--zone is any direction: not a lookup"
+        );
+        f.zone = None;
+        f.orig_zone = Some(0);
+        assert!(f.single_tuple().is_some());
+        f.mark = Some((1, 1));
+        assert_eq!(f.single_tuple(), None);
     }
 
     #[test]

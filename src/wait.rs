@@ -88,6 +88,7 @@ pub fn wait_for(
     // For destroy: the matching entries that exist now, to notice the ones
     // that go without an event.
     let mut present: Vec<Flow<'static>> = Vec::new();
+    let identity = filter.identity();
     if what == WaitFor::Destroy {
         present = ct.dump(filter)?;
     }
@@ -148,9 +149,12 @@ pub fn wait_for(
             recheck = true;
         }
         if recheck && what == WaitFor::Destroy && !present.is_empty() {
-            // Entries that were there and are gone: destroyed silently.
+            // Entries that were there and are gone: destroyed silently. An
+            // entry that still exists but no longer matches (its state or
+            // mark changed) is not destroyed, so look for the entries by
+            // what never changes in an entry's life, not the full filter.
             let mut now = Vec::new();
-            ct.for_each(filter, |f| {
+            ct.for_each(&identity, |f| {
                 now.push((f.id, f.orig, f.zone));
                 ControlFlow::Continue(())
             })?;

@@ -410,9 +410,20 @@ pub struct FilterArgs {
     #[arg(short = 'm', long, value_name = "VALUE[/MASK]", value_parser = parse_mark)]
     pub mark: Option<(u32, u32)>,
 
-    /// Conntrack zone
+    /// Conntrack zone, whatever direction it applies to (as the kernel's
+    /// zone filter); entries without a zone are in zone 0
     #[arg(short = 'w', long, value_name = "ZONE")]
     pub zone: Option<u16>,
+
+    /// Zone of the original direction (a zone set for the reply direction
+    /// only counts as 0 here). With a full tuple, names one entry: deleted
+    /// or updated directly, without a dump
+    #[arg(long = "orig-zone", value_name = "ZONE")]
+    pub orig_zone: Option<u16>,
+
+    /// Zone of the reply direction
+    #[arg(long = "reply-zone", value_name = "ZONE")]
+    pub reply_zone: Option<u16>,
 
     /// Source-NATed entries; with an address, NATed to that address
     #[arg(long = "src-nat", value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
@@ -440,10 +451,11 @@ pub struct FilterArgs {
 
     /// Entries idle (no packet) for longer than DURATION (90s, 30m, 6h, 5d):
     /// the state's timeout sysctl in this namespace minus the remaining
-    /// timeout. Only meaningful for states whose timer each packet re-arms;
-    /// wrong for entries under a custom timeout policy, entries created with
-    /// an explicit timeout (conntrack -I -t), FIXED_TIMEOUT entries, and TCP
-    /// entries on the shorter max_retrans / unacknowledged timers
+    /// timeout, counted from the shortest timer the last packet could have
+    /// set (a TCP entry with unacknowledged data or a zero window runs on
+    /// the 300 s unacknowledged / max_retrans timer), so busy transfers are
+    /// never idle. Not meaningful for entries under a custom timeout policy,
+    /// created with an explicit timeout (conntrack -I -t), or FIXED_TIMEOUT
     #[arg(long = "idle-over", value_name = "DURATION", value_parser = parse_duration, verbatim_doc_comment)]
     pub idle_over: Option<u64>,
 
@@ -524,6 +536,8 @@ impl FilterArgs {
             status: self.status,
             mark: self.mark,
             zone: self.zone,
+            orig_zone: self.orig_zone,
+            reply_zone: self.reply_zone,
             nat: NatMatch {
                 src: nat_addr("--src-nat", &self.src_nat)?,
                 dst: nat_addr("--dst-nat", &self.dst_nat)?,

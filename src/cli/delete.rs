@@ -20,7 +20,7 @@ use super::args::{Cli, DeleteArgs, Format};
 use super::output::Out;
 use super::{report_batch, text, Outcome, Render};
 use crate::filter::Filter;
-use crate::kernel::KernelVersion;
+use crate::probe::{self, Op};
 use crate::{BatchStats, Conntrack};
 
 /// How the entries were removed, for the summary.
@@ -50,43 +50,38 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
     if a.dry_run {
         return dry_run(cli, a, &mut ct, &filter, flush);
     }
-    if filter.is_empty() && !a.all && !(flush && confirm_flush(&mut ct)?) {
-        bail!(
-            "refusing to delete every entry without --all (that cuts every tracked \
-             connection, NATed ones included); add filters, or --all if you mean it"
-        );
-    }
-
-    let version = KernelVersion::running();
-    let kernel_filters = filter.kernel_filters();
-    let in_kernel = filter.kernel_complete()
-        && version.is_some_and(|v| kernel_filters.iter().all(|k| v.honours_flush_filter(k)));
+    refuse_everything(&filter, a.all, || Ok(flush && confirm_flush(&mut ct)?))?;
 
     let (stats, method) = if let Some(tuple) = filter.single_tuple() {
-        let gone = !ct.delete(&tuple, filter.zone, filter.id)?;
+        tracing::debug!("one entry named by its tuple and --orig-zone: a single delete");
+        let gone = !ct.delete(&tuple, filter.orig_zone, filter.id)?;
         let stats = BatchStats {
             done: u64::from(!gone),
             skipped: u64::from(gone),
             ..BatchStats::default()
         };
         (stats, Method::Tuple)
-    } else if in_kernel {
-        // The kernel does not say how many a flush removed; the table
-        // size before and after does, as long as nothing else changes it.
-        let before = ct.stats()?.entries;
-        let mut stats = match kernel_filters.as_slice() {
-            [one] => {
-                ct.flush(one)?;
-                BatchStats::default()
-            }
-            [first, rest @ ..] => flush_and_sweep(&mut ct, &filter, first, rest)?,
-            [] => BatchStats::default(),
-        };
-        let after = ct.stats()?.entries;
-        stats.done = before.saturating_sub(after) as u64;
-        (stats, Method::KernelFilter)
     } else {
-        (delete_from_dump(&mut ct, &filter)?, Method::Dump)
+        let plan = probe::plan(&filter, Op::Flush);
+        if plan.exact {
+            // The kernel does not say how many a flush removed; the table
+            // size before and after does, as long as nothing else changes it.
+            let before = ct.stats()?.entries;
+            let mut stats = match plan.filters.as_slice() {
+                [one] => {
+                    ct.flush(one)?;
+                    BatchStats::default()
+                }
+                [first, rest @ ..] => flush_and_sweep(&mut ct, &filter, first, rest)?,
+                [] => BatchStats::default(),
+            };
+            let after = ct.stats()?.entries;
+            stats.done = before.saturating_sub(after) as u64;
+            (stats, Method::KernelFilter)
+        } else {
+            tracing::debug!("deleting by tuple and id from a dump");
+            (delete_from_dump(&mut ct, &filter)?, Method::Dump)
+        }
     };
     report_batch(cli, &stats, "deleted", "already_gone", Some(method.name()))?;
     if stats.failed > 0 {
@@ -98,6 +93,33 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Refuses (usage error, nothing sent) a destructive command whose filter
+/// selects every entry, or every entry of a family, unless `--all` was
+/// given or `confirmed` (asked only for a bare flush) says yes.
+pub fn refuse_everything(
+    filter: &Filter,
+    all: bool,
+    confirmed: impl FnOnce() -> anyhow::Result<bool>,
+) -> anyhow::Result<()> {
+    if all || !filter.selects_everything() {
+        return Ok(());
+    }
+    if !filter.is_empty() {
+        let family = crate::filter::family_name(filter.family.unwrap_or(0));
+        bail!(
+            "refusing: these filters select every {family} entry (a /0 prefix or a mark \
+             mask of 0 matches everything); add --all if you mean it"
+        );
+    }
+    if confirmed()? {
+        return Ok(());
+    }
+    bail!(
+        "refusing to act on every entry without --all (that cuts every tracked \
+         connection, NATed ones included); add filters, or --all if you mean it"
+    )
 }
 
 /// Without a family, a tuple filter needs one flush per family, and each

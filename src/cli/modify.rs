@@ -147,9 +147,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     {
         bail!("nothing to change: give --set-mark, --set-timeout, --add-label or --del-label");
     }
-    if filter.is_empty() && !a.all {
-        bail!("refusing to update every entry without --all; add filters, or --all if you mean it");
-    }
+    super::delete::refuse_everything(&filter, a.all, || Ok(false))?;
     let labels = if a.add_label.is_empty() && a.del_label.is_empty() {
         None
     } else {
@@ -183,8 +181,12 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         eprintln!("ctctl: dry run: would update {} entries", thousands(n));
         return Ok(Outcome::Ok);
     }
-    let stats = if let Some(t) = filter.single_tuple() {
-        let found = ct.update(&t, filter.zone, &change)?;
+    // One entry named by its tuple and --orig-zone is changed directly. The
+    // kernel's update (ctnetlink_new_conntrack without NLM_F_CREATE) does not
+    // compare CTA_ID, so with --id the entry is found in a dump first.
+    let direct = filter.single_tuple().filter(|_| filter.id.is_none());
+    let stats = if let Some(t) = direct {
+        let found = ct.update(&t, filter.orig_zone, &change)?;
         BatchStats {
             done: u64::from(found),
             skipped: u64::from(!found),

@@ -274,7 +274,9 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             json::string(b, k);
             b.extend_from_slice(format!(":{v}").as_bytes());
         }
-        b.extend_from_slice(b"},\"verdict\":");
+        b.extend_from_slice(b"},\"kernel_probe\":");
+        probe_json(b, crate::probe::verdict());
+        b.extend_from_slice(b",\"verdict\":");
         json::string(b, verdict.name());
         b.extend_from_slice(b",\"warnings\":[");
         for (i, w) in r.warnings.iter().enumerate() {
@@ -339,12 +341,79 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         })
         .collect();
     line(format!("switches   {}", sw.join(" ")))?;
+    for l in probe_lines(crate::probe::verdict()) {
+        line(l)?;
+    }
     line(format!("verdict    {}", verdict.name()))?;
     for w in &r.warnings {
         line(format!("warning    {w}"))?;
     }
     out.flush()?;
     Ok(())
+}
+
+/// The kernel probe's verdict as `status` prints it: what the kernel may
+/// select by in dumps and flushes, and why the rest is matched here.
+fn probe_lines(v: &crate::probe::Verdict) -> Vec<String> {
+    use crate::probe::{Criteria, Source};
+    let how = match &v.source {
+        Source::Probed => format!("probed now in {} ms", v.elapsed_us / 1000),
+        Source::Cached => format!(
+            "probed this boot in {} ms, {}",
+            v.elapsed_us / 1000,
+            crate::probe::CACHE_FILE
+        ),
+        Source::CouldNotRun(why) => format!("probe could not run: {why}"),
+    };
+    let mut out = vec![
+        format!("kernel     filters proved ({how})"),
+        format!("           dump:  {}", v.dump),
+        format!("           flush: {}", v.flush),
+    ];
+    let missing = Criteria::ALL.without(Criteria(v.dump.0 & v.flush.0));
+    if missing != Criteria::NONE {
+        out.push(format!(
+            "           not proved, matched here (deletes by tuple and id): {missing}"
+        ));
+    }
+    for f in &v.failures {
+        out.push(format!("           failed: {f}"));
+    }
+    out
+}
+
+fn probe_json(b: &mut Vec<u8>, v: &crate::probe::Verdict) {
+    use crate::probe::Source;
+    let (source, reason) = match &v.source {
+        Source::Probed => ("probed", None),
+        Source::Cached => ("cached", None),
+        Source::CouldNotRun(r) => ("could_not_run", Some(r.as_str())),
+    };
+    let list = |b: &mut Vec<u8>, items: &[&str]| {
+        b.push(b'[');
+        for (i, s) in items.iter().enumerate() {
+            if i > 0 {
+                b.push(b',');
+            }
+            json::string(b, s);
+        }
+        b.push(b']');
+    };
+    b.extend_from_slice(b"{\"source\":");
+    json::string(b, source);
+    b.extend_from_slice(b",\"reason\":");
+    match reason {
+        Some(r) => json::string(b, r),
+        None => b.extend_from_slice(b"null"),
+    }
+    b.extend_from_slice(b",\"dump\":");
+    list(b, &v.dump.names());
+    b.extend_from_slice(b",\"flush\":");
+    list(b, &v.flush.names());
+    b.extend_from_slice(b",\"failures\":");
+    let failures: Vec<&str> = v.failures.iter().map(String::as_str).collect();
+    list(b, &failures);
+    b.extend_from_slice(format!(",\"elapsed_us\":{}}}", v.elapsed_us).as_bytes());
 }
 
 /// `ctctl stats`: per-CPU counters, `conntrack -S` lines.

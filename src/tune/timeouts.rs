@@ -41,6 +41,11 @@ pub struct StateTimeouts {
     pub tcp: [Option<u32>; 10],
     /// SCTP, by state value.
     pub sctp: [Option<u32>; 10],
+    /// TCP while data is unacknowledged (`nf_conntrack_tcp_timeout_unacknowledged`).
+    pub tcp_unacknowledged: Option<u32>,
+    /// TCP after too many retransmissions or with a zero window
+    /// (`nf_conntrack_tcp_timeout_max_retrans`).
+    pub tcp_max_retrans: Option<u32>,
     /// UDP without replies.
     pub udp: Option<u32>,
     /// UDP streams (replied and assured).
@@ -70,6 +75,8 @@ impl StateTimeouts {
         for (state, name) in SCTP {
             t.sctp[state as usize] = get(&format!("nf_conntrack_sctp_timeout_{name}"))?;
         }
+        t.tcp_unacknowledged = get("nf_conntrack_tcp_timeout_unacknowledged")?;
+        t.tcp_max_retrans = get("nf_conntrack_tcp_timeout_max_retrans")?;
         t.udp = get("nf_conntrack_udp_timeout")?;
         t.udp_stream = get("nf_conntrack_udp_timeout_stream")?;
         t.icmp = get("nf_conntrack_icmp_timeout")?;
@@ -111,12 +118,42 @@ impl StateTimeouts {
         }
     }
 
-    /// Seconds since the entry's last packet, when it can be told: the
-    /// state's timeout minus the remaining timeout (0 when the remaining
-    /// timeout is longer, as under a custom timeout policy).
+    /// Seconds since the entry's last packet, as a lower bound: the
+    /// remaining timeout counted down from the shortest timer the last
+    /// packet could have set that is not below it.
+    ///
+    /// A packet does not always re-arm a TCP entry with its state's timeout:
+    /// `nf_conntrack_tcp_packet` picks the max_retrans timeout after too
+    /// many retransmissions or while the peer's window is zero, and the
+    /// unacknowledged timeout while data is unacknowledged
+    /// (`IP_CT_TCP_FLAG_DATA_UNACKNOWLEDGED`), whenever those are shorter.
+    /// Neither the window nor the retransmission count is reported, so an
+    /// ESTABLISHED entry with 250 s left may be a stalled transfer that
+    /// saw a packet 50 s ago, not one idle for days: it counts as 50 s.
+    /// Returns 0 when the remaining timeout is above every candidate (a
+    /// custom timeout policy or an explicit timeout).
     pub fn idle(&self, f: &Flow<'_>) -> Option<u32> {
         let remaining = f.timeout?;
-        Some(self.full_timeout(f)?.saturating_sub(remaining))
+        let full = self.full_timeout(f)?;
+        let mut candidates = vec![full];
+        if let (Some(proto::TCP), Some(ProtoInfo::Tcp(_))) = (f.orig.proto, &f.proto_info) {
+            for t in [self.tcp_unacknowledged, self.tcp_max_retrans]
+                .into_iter()
+                .flatten()
+            {
+                if t < full {
+                    candidates.push(t);
+                }
+            }
+        }
+        Some(
+            candidates
+                .into_iter()
+                .filter(|&t| t >= remaining)
+                .map(|t| t - remaining)
+                .min()
+                .unwrap_or(0),
+        )
     }
 }
 
@@ -131,6 +168,8 @@ mod tests {
             "timeouts",
             &[
                 ("nf_conntrack_tcp_timeout_established", "432000"),
+                ("nf_conntrack_tcp_timeout_unacknowledged", "300"),
+                ("nf_conntrack_tcp_timeout_max_retrans", "300"),
                 ("nf_conntrack_udp_timeout", "30"),
                 ("nf_conntrack_udp_timeout_stream", "120"),
             ],
@@ -153,6 +192,10 @@ mod tests {
             ..Flow::default()
         };
         assert_eq!(t.idle(&f), Some(7200));
+        // 250 s left: maybe a stalled transfer on the 300 s unacknowledged
+        // timer that saw a packet 50 s ago, not 431,750 s of silence.
+        f.timeout = Some(250);
+        assert_eq!(t.idle(&f), Some(50));
         f.timeout = Some(500000);
         assert_eq!(t.idle(&f), Some(0));
         f.orig.proto = Some(proto::UDP);

@@ -64,8 +64,9 @@ pub struct Waited {
 
 /// Waits until `what` holds for entries matching `filter`, `count` times
 /// (distinct entries for present, events for new / destroy), or until
-/// `timeout`. `ready` is called once the subscription is in place and
-/// before the table is first read. For `destroy`, the entries matching at
+/// `timeout`. `ready` is called once the subscription is in place and the
+/// table has been read (and did not settle it): from then on every change
+/// is seen. For `destroy`, the entries matching at
 /// the start are kept in memory (to notice silent destructions): give a
 /// narrow filter on large tables.
 pub fn wait_for(
@@ -79,7 +80,6 @@ pub fn wait_for(
     let count = count.max(1);
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut stream = EventStream::subscribe(ct.sibling_socket()?, &what.options(), filter)?;
-    ready();
     let mut w = Waited {
         met: false,
         matched: Vec::new(),
@@ -95,6 +95,7 @@ pub fn wait_for(
     if check_table(ct, filter, what, count, &mut w)? {
         return Ok(w);
     }
+    ready();
     let silent_destroys = matches!(what, WaitFor::Absent | WaitFor::Destroy);
     loop {
         let left = match deadline {

@@ -3,27 +3,10 @@
 
 use std::ops::ControlFlow;
 
-use crate::harness::Netns;
+use crate::harness::{list, table, Netns};
 use crate::require_root;
 
 const MIXED: &str = include_str!("fixtures/mixed.txt");
-
-/// The set of entries, as sorted lines without timeouts.
-fn table(ns: &Netns) -> Vec<String> {
-    crate::harness::normalized(&ns.ctctl_ok(&["list"]))
-        .into_iter()
-        .map(|x| x.0)
-        .collect()
-}
-
-fn list(ns: &Netns, args: &[&str]) -> Vec<String> {
-    let mut full = vec!["list"];
-    full.extend_from_slice(args);
-    crate::harness::normalized(&ns.ctctl_ok(&full))
-        .into_iter()
-        .map(|x| x.0)
-        .collect()
-}
 
 /// Deleting `args` leaves exactly the table minus what `list args` showed.
 fn assert_deletes_exactly(ns: &Netns, args: &[&str], method: &str) {
@@ -140,10 +123,14 @@ fn family_flush_leaves_the_other_family() {
     let ns = Netns::new();
     ns.restore(MIXED);
     let v4 = list(&ns, &["-f", "ipv4"]);
-    ns.ctctl_ok(&["flush", "-f", "ipv6"]);
+    // A whole family is everything of that family: --all says so.
+    let out = ns.ctctl_out(&["flush", "-f", "ipv6"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("every ipv6 entry"));
+    ns.ctctl_ok(&["flush", "-f", "ipv6", "--all"]);
     assert_eq!(table(&ns), v4);
     assert!(!v4.is_empty());
-    ns.ctctl_ok(&["flush", "--family", "ipv4"]);
+    ns.ctctl_ok(&["flush", "--family", "ipv4", "--all"]);
     assert!(table(&ns).is_empty());
 }
 
@@ -235,7 +222,18 @@ fn single_tuple_delete_goes_straight_to_the_kernel() {
     let ns = Netns::new();
     ns.restore(MIXED);
     let args = [
-        "-p", "tcp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", "1000", "--dport", "80",
+        "-p",
+        "tcp",
+        "-s",
+        "10.0.0.1",
+        "-d",
+        "10.0.0.2",
+        "--sport",
+        "1000",
+        "--dport",
+        "80",
+        "--orig-zone",
+        "0",
     ];
     let mut full = vec!["-o", "json", "delete"];
     full.extend_from_slice(&args);

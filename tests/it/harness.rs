@@ -275,6 +275,32 @@ pub fn run_ok(cmd: &mut Command) -> Output {
     out
 }
 
+/// The set of entries, as sorted lines without timeouts.
+pub fn table(ns: &Netns) -> Vec<String> {
+    list(ns, &[])
+}
+
+/// `ctctl list ARGS`, as sorted lines without timeouts.
+pub fn list(ns: &Netns, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["list"];
+    full.extend_from_slice(args);
+    normalized(&ns.ctctl_ok(&full))
+        .into_iter()
+        .map(|x| x.0)
+        .collect()
+}
+
+/// `conntrack -L ARGS`, as sorted lines without timeouts.
+pub fn conntrack_list(ns: &Netns, args: &[&str]) -> Vec<String> {
+    let mut full = vec!["-L"];
+    full.extend_from_slice(args);
+    let out = ns.exec(&[&["conntrack"][..], &full].concat());
+    normalized(&String::from_utf8_lossy(&out.stdout))
+        .into_iter()
+        .map(|x| x.0)
+        .collect()
+}
+
 /// `n` lines of `conntrack -R` input from `template`, whose `{ip}` becomes
 /// a distinct address per line (10.1.0.0, 10.1.0.1, ...).
 pub fn entries(n: usize, template: &str) -> String {

@@ -7,6 +7,7 @@ mod count;
 mod delete;
 mod errors;
 mod events;
+mod exact;
 mod get;
 mod list;
 mod modify;

@@ -49,6 +49,18 @@ ip netns add "$NS"
 NSPATH=/run/netns/$NS
 in_ns() { nsenter --net="$NSPATH" "$@"; }
 
+# The kernel probe (once per boot; `ctctl probe` runs it again): its cost,
+# median of REPS runs, in ms. Each of its checks walks the kernel's whole
+# hash table, every namespace's entries included, so it is measured on an
+# idle table and again with the N entries loaded.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+probe_ms() {
+  for _ in $(seq "$REPS"); do
+    "$CTCTL" -o json probe | grep -o '"elapsed_us":[0-9]*' | cut -d: -f2
+  done | median | awk '{ printf "%.1f", $1 / 1000 }'
+}
+probe_idle=$(probe_ms)
+
 echo "loading $N entries into $NS ..." >&2
 awk -v n="$N" -v udp="$WORK/udp" -v tcp="$WORK/tcp" 'BEGIN {
   for (i = 0; i < n; i++) {
@@ -66,6 +78,9 @@ load_end=$(date +%s.%N)
 count=$(in_ns conntrack -C)
 echo "loaded $count entries in $(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.1f", b - a }') s" >&2
 
+probe_loaded=$(probe_ms)
+results+=("| kernel probe (ctctl probe; once per boot) | - | $probe_idle ms idle, $probe_loaded ms with $count entries | - |")
+
 # run LABEL CMD...: one timed run, appends "wall user sys maxrss_kb" to $WORK/LABEL
 run() {
   local label=$1; shift
@@ -74,7 +89,6 @@ run() {
   cat "$WORK/t" >> "$WORK/$label"
 }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1" | median; }
 
 # pair NAME "CONNTRACK CMD" "CTCTL CMD": alternate REPS times.

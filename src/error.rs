@@ -25,6 +25,9 @@ pub enum Error {
         /// What went wrong.
         error: std::io::Error,
     },
+    /// The kernel probe could not run or its verdict could not be kept.
+    #[error("{0}")]
+    Probe(String),
 }
 
 impl Error {

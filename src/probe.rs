@@ -265,6 +265,23 @@ pub fn verdict() -> &'static Verdict {
     })
 }
 
+/// Probes now, whatever the cache says, and keeps the verdict (`ctctl
+/// probe`): for after a live patch, or to see the failures again.
+pub fn reprobe() -> Result<Verdict, crate::Error> {
+    let key = BootKey::current().map_err(probe_error)?;
+    let v = probe_in_private_netns();
+    if let Source::CouldNotRun(r) = &v.source {
+        return Err(probe_error(format!("the kernel probe could not run: {r}")));
+    }
+    write_cache(Path::new(CACHE_DIR), Path::new(CACHE_FILE), &key, &v)
+        .map_err(|e| probe_error(format!("cannot keep the verdict in {CACHE_DIR}: {e}")))?;
+    Ok(v)
+}
+
+fn probe_error(msg: String) -> crate::Error {
+    crate::Error::Probe(msg)
+}
+
 /// The kernel release and boot id a verdict holds for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BootKey {
@@ -440,8 +457,9 @@ pub trait ProbeTable {
     fn dump(&mut self, filter: &KernelFilter) -> Result<Vec<Flow<'static>>, String>;
     /// A flush with `filter`.
     fn flush(&mut self, filter: &KernelFilter) -> Result<(), String>;
-    /// Which of `entries` exist, looked up one by one (no table walk).
-    fn exists(&mut self, entries: &[Flow<'static>]) -> Result<Vec<bool>, String>;
+    /// Each of `entries` as the kernel has it, looked up one by one by
+    /// tuple and zone (no table walk), or `None` where it is gone.
+    fn lookup(&mut self, entries: &[Flow<'static>]) -> Result<Vec<Option<Flow<'static>>>, String>;
 }
 
 /// The real kernel, through a socket in the probe's namespace.
@@ -495,13 +513,12 @@ impl ProbeTable for KernelTable {
         self.ct.flush(filter).map_err(|e| e.to_string())
     }
 
-    fn exists(&mut self, entries: &[Flow<'static>]) -> Result<Vec<bool>, String> {
+    fn lookup(&mut self, entries: &[Flow<'static>]) -> Result<Vec<Option<Flow<'static>>>, String> {
         entries
             .iter()
             .map(|f| {
                 self.ct
                     .get(&f.orig, f.zone)
-                    .map(|found| found.is_some())
                     .map_err(|e| format!("looking up a probe entry: {e}"))
             })
             .collect()
@@ -645,6 +662,8 @@ pub fn probe_entries() -> Vec<Flow<'static>> {
             e.orig.icmp_id = Some(8);
             e.reply.icmp_id = Some(8);
         }),
+        // Zone 0 is a zone too (the kernel once took it for "no filter").
+        icmp(|e| e.zone = Some(9)),
         icmp6(|_| {}),
         icmp6(|e| {
             e.orig.icmp_type = Some(129);
@@ -695,6 +714,14 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
         dport: Some(80),
         ..f()
     };
+    let icmp_echo = Filter {
+        family: Some(AF_INET),
+        proto: Some(proto::ICMP),
+        icmp_type: Some(8),
+        icmp_code: Some(0),
+        icmp_id: Some(7),
+        ..f()
+    };
     let groups = vec![
         case(
             "-f ipv6",
@@ -732,15 +759,11 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             },
         ),
         case(
-            "-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7",
-            C::ICMP,
+            "-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7 --zone 0",
+            C::ICMP.with(C::ZONE),
             Filter {
-                family: Some(AF_INET),
-                proto: Some(proto::ICMP),
-                icmp_type: Some(8),
-                icmp_code: Some(0),
-                icmp_id: Some(7),
-                ..f()
+                zone: Some(0),
+                ..icmp_echo.clone()
             },
         ),
         case(
@@ -752,15 +775,6 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
                 icmp_type: Some(128),
                 icmp_code: Some(0),
                 icmp_id: Some(7),
-                ..f()
-            },
-        ),
-        // Zone 0 is also a zone (once, the kernel took it for "no filter").
-        case(
-            "--zone 0",
-            C::ZONE,
-            Filter {
-                zone: Some(0),
                 ..f()
             },
         ),
@@ -838,6 +852,19 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
                 ..f()
             },
         ),
+        case(
+            "--zone 0",
+            C::ZONE,
+            Filter {
+                zone: Some(0),
+                ..f()
+            },
+        ),
+        case(
+            "-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7",
+            C::ICMP,
+            icmp_echo,
+        ),
     ];
     (groups, singles)
 }
@@ -862,8 +889,9 @@ pub fn run_cases(table: &mut dyn ProbeTable, op: Op) -> Result<Findings, String>
     let entries = probe_entries();
     table.create(&entries)?;
     // What the kernel made of them: ctctl's matcher decides what each case
-    // must select from this.
-    let all = table.dump(&KernelFilter::default())?;
+    // must select from this. Looked up entry by entry: a walk of the table
+    // walks the whole hash table, every namespace's entries.
+    let all: Vec<Flow<'static>> = table.lookup(&entries)?.into_iter().flatten().collect();
     if keys(&all) != keys(&entries) {
         return Err(format!(
             "the probe table did not come back as created ({} of {} entries)",
@@ -894,6 +922,7 @@ pub fn run_cases(table: &mut dyn ProbeTable, op: Op) -> Result<Findings, String>
     let mut retry = Criteria::NONE;
     // Classes that failed a case of their own: no single case redeems them.
     let mut failed_alone = Criteria::NONE;
+    let mut redeemed = Criteria::NONE;
     for case in &groups {
         if !run(case, table)? {
             proved = proved.without(case.classes);
@@ -903,14 +932,18 @@ pub fn run_cases(table: &mut dyn ProbeTable, op: Op) -> Result<Findings, String>
             }
         }
     }
+    let skip = failed_alone;
     for case in singles
         .iter()
-        .filter(|c| retry.contains(c.classes) && !failed_alone.contains(c.classes))
+        .filter(|c| retry.contains(c.classes) && !skip.contains(c.classes))
     {
         if run(case, table)? {
-            proved = proved.with(case.classes);
+            redeemed = redeemed.with(case.classes);
+        } else {
+            failed_alone = failed_alone.with(case.classes);
         }
     }
+    proved = proved.with(redeemed.without(failed_alone));
     if retry != Criteria::NONE && retry.0.count_ones() > 1 && proved == Criteria::ALL {
         // Every criterion works alone and a group failed: the kernel does
         // not combine them as it should; trust none.
@@ -958,11 +991,11 @@ fn check_flush(
             break;
         }
     }
-    let there = table.exists(all)?;
+    let there = table.lookup(all)?;
     let gone: Vec<Flow<'static>> = all
         .iter()
         .zip(&there)
-        .filter(|(_, t)| !**t)
+        .filter(|(_, t)| t.is_none())
         .map(|(f, _)| f.clone())
         .collect();
     let deleted = keys(&gone);
@@ -1080,10 +1113,13 @@ mod tests {
             self.table = keep;
             Ok(())
         }
-        fn exists(&mut self, entries: &[Flow<'static>]) -> Result<Vec<bool>, String> {
+        fn lookup(
+            &mut self,
+            entries: &[Flow<'static>],
+        ) -> Result<Vec<Option<Flow<'static>>>, String> {
             Ok(entries
                 .iter()
-                .map(|e| self.table.iter().any(|t| key(t) == key(e)))
+                .map(|e| self.table.iter().find(|t| key(t) == key(e)).cloned())
                 .collect())
         }
     }

@@ -77,6 +77,10 @@ pub enum Command {
     /// Block until an entry matching the filters is present / absent / created /
     /// destroyed; exit 1 on timeout. Subscribes first, then checks the table
     Wait(WaitArgs),
+    /// Prove again, now, which filter criteria this kernel applies correctly in
+    /// dumps and flushes (done once per boot anyway), print the verdict and
+    /// keep it in /run/ctctl; needs CAP_SYS_ADMIN
+    Probe,
 }
 
 #[derive(Debug, Args)]

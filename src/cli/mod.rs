@@ -58,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Save(a) => modify::save(&cli, a),
         Command::Restore(a) => modify::restore(&cli, a),
         Command::Wait(a) => modify::wait(&cli, a),
+        Command::Probe => status::probe(&cli),
     }
 }
 

@@ -352,6 +352,23 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `ctctl probe`: runs the kernel probe now and keeps its verdict.
+pub fn probe(cli: &Cli) -> anyhow::Result<Outcome> {
+    let v = crate::probe::reprobe()?;
+    let mut out = Out::stdout();
+    if cli.output == Format::Json {
+        probe_json(out.buf(), &v);
+        out.line_done()?;
+    } else {
+        for l in probe_lines(&v) {
+            out.buf().extend_from_slice(l.as_bytes());
+            out.line_done()?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
 /// The kernel probe's verdict as `status` prints it: what the kernel may
 /// select by in dumps and flushes, and why the rest is matched here.
 fn probe_lines(v: &crate::probe::Verdict) -> Vec<String> {

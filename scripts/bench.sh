@@ -79,7 +79,6 @@ count=$(in_ns conntrack -C)
 echo "loaded $count entries in $(awk -v a="$load_start" -v b="$load_end" 'BEGIN { printf "%.1f", b - a }') s" >&2
 
 probe_loaded=$(probe_ms)
-results+=("| kernel probe (ctctl probe; once per boot) | - | $probe_idle ms idle, $probe_loaded ms with $count entries | - |")
 
 # run LABEL CMD...: one timed run, appends "wall user sys maxrss_kb" to $WORK/LABEL
 run() {
@@ -92,7 +91,7 @@ run() {
 col() { awk -v c="$2" '{ print $c }' "$WORK/$1" | median; }
 
 # pair NAME "CONNTRACK CMD" "CTCTL CMD": alternate REPS times.
-results=()
+results=("| kernel probe (ctctl probe; once per boot) | - | $probe_idle ms idle, $probe_loaded ms with $count entries | - |")
 pair() {
   local name=$1 theirs=$2 ours=$3
   rm -f "$WORK/a" "$WORK/b"

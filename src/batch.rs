@@ -127,11 +127,18 @@ impl Batcher {
                 if errno == 0 {
                     continue;
                 }
-                let tag = self
-                    .tags
-                    .iter()
-                    .find(|(s, _)| *s == msg.header.seq)
-                    .map_or(0, |(_, t)| *t);
+                // Only an answer to a message of ours counts, once: a
+                // stray or repeated error must not skew (or underflow) the
+                // totals.
+                let Some(at) = self.tags.iter().position(|(s, _)| *s == msg.header.seq) else {
+                    tracing::debug!(
+                        seq = msg.header.seq,
+                        "{}: ignored an answer to no request of ours",
+                        self.op
+                    );
+                    continue;
+                };
+                let (_, tag) = self.tags.swap_remove(at);
                 if errno == self.skip_errno {
                     self.stats.skipped += 1;
                 } else {
@@ -143,7 +150,10 @@ impl Batcher {
             }
         }
         self.tags.clear();
-        self.stats.done = self.sent - self.stats.skipped - self.stats.failed;
+        self.stats.done = self
+            .sent
+            .saturating_sub(self.stats.skipped)
+            .saturating_sub(self.stats.failed);
         Ok(&self.stats)
     }
 

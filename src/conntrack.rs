@@ -227,7 +227,8 @@ impl Conntrack {
         E: From<ctctl_netlink::Error> + Send,
     {
         let requests = self.dump_requests(filter);
-        dump::pipelined(&mut self.sock, &requests, "dump", |msg| {
+        let op = dump_op(&requests);
+        dump::pipelined(&mut self.sock, &requests, op, |msg| {
             match selected(msg, filter)? {
                 Some(flow) => f(&flow),
                 None => Ok(ControlFlow::Continue(())),
@@ -243,15 +244,16 @@ impl Conntrack {
         for req in self.dump_requests(filter) {
             let mut stopped = false;
             // After a break, transact drains the rest of the reply.
-            self.sock.transact(&req, "dump", |msg| {
-                if let Some(flow) = selected(msg, filter)? {
-                    if f(&flow).is_break() {
-                        stopped = true;
-                        return Ok(ControlFlow::Break(()));
+            self.sock
+                .transact(&req, dump_op(std::slice::from_ref(&req)), |msg| {
+                    if let Some(flow) = selected(msg, filter)? {
+                        if f(&flow).is_break() {
+                            stopped = true;
+                            return Ok(ControlFlow::Break(()));
+                        }
                     }
-                }
-                Ok(ControlFlow::Continue(()))
-            })?;
+                    Ok(ControlFlow::Continue(()))
+                })?;
             if stopped {
                 break;
             }
@@ -270,6 +272,19 @@ impl Conntrack {
         Ok(out)
     }
 
+    /// Whether a dump since the last call was marked inconsistent by the
+    /// kernel (`NLM_F_DUMP_INTR`; conntrack dumps have never set it so far,
+    /// which is why deletes go by tuple and id). Clears the mark.
+    pub fn dump_interrupted(&self) -> bool {
+        self.sock.take_dump_interrupted()
+    }
+
+    /// Datagrams dropped on this handle's socket because they did not come
+    /// from the kernel.
+    pub fn foreign_dropped(&self) -> u64 {
+        self.sock.foreign()
+    }
+
     fn dump_requests(&mut self, filter: &Filter) -> Vec<RequestBuf> {
         crate::probe::plan(filter, crate::probe::Op::Dump)
             .filters
@@ -281,6 +296,19 @@ impl Conntrack {
                 req
             })
             .collect()
+    }
+}
+
+/// The operation name of a dump: `filtered dump` when a request carries
+/// filter attributes, so that `EOPNOTSUPP` can be told apart (a filter the
+/// kernel rejects, rather than ctnetlink missing).
+fn dump_op(requests: &[RequestBuf]) -> &'static str {
+    // A bare dump request is the netlink and nfgenmsg headers alone.
+    let bare = ctctl_netlink::header::NLMSG_HDRLEN + 4;
+    if requests.iter().any(|r| r.len() > bare) {
+        "filtered dump"
+    } else {
+        "dump"
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Polled {
     pub overrun: bool,
     /// Messages larger than the per-message room, skipped.
     pub truncated: usize,
+    /// Messages not sent by the kernel, dropped.
+    pub foreign: usize,
 }
 
 /// A subscription to conntrack events.
@@ -79,8 +81,8 @@ pub struct Polled {
 pub struct EventStream {
     sock: Socket,
     bufs: Vec<u8>,
-    /// Length and truncation of each message of the last batch.
-    lens: Vec<(usize, bool)>,
+    /// Length, truncation and foreign sender of each message of the last batch.
+    lens: Vec<(usize, bool, bool)>,
     rcvbuf: RcvBuf,
 }
 
@@ -116,9 +118,14 @@ impl EventStream {
         Ok(EventStream {
             sock,
             bufs: vec![0u8; BATCH * MSG_ROOM],
-            lens: vec![(0, false); BATCH],
+            lens: vec![(0, false, false); BATCH],
             rcvbuf,
         })
+    }
+
+    /// The subscribed socket.
+    pub fn socket(&self) -> &Socket {
+        &self.sock
     }
 
     /// What the kernel granted for the receive buffer.
@@ -149,7 +156,11 @@ impl EventStream {
         };
         polled.received = n;
         for (i, len) in self.lens[..n].iter().enumerate() {
-            let (len, truncated) = *len;
+            let (len, truncated, foreign) = *len;
+            if foreign {
+                polled.foreign += 1;
+                continue;
+            }
             if truncated {
                 polled.truncated += 1;
                 continue;
@@ -181,6 +192,8 @@ impl EventStream {
         // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
         let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: zeroed sockaddr_nl are valid.
+        let mut from: [libc::sockaddr_nl; BATCH] = unsafe { std::mem::zeroed() };
         let base = self.bufs.as_mut_ptr();
         for i in 0..BATCH {
             // SAFETY: each iovec covers its own MSG_ROOM slice of self.bufs.
@@ -188,6 +201,8 @@ impl EventStream {
             iovs[i].iov_len = MSG_ROOM;
             hdrs[i].msg_hdr.msg_iov = &mut iovs[i];
             hdrs[i].msg_hdr.msg_iovlen = 1;
+            hdrs[i].msg_hdr.msg_name = (&mut from[i] as *mut libc::sockaddr_nl).cast();
+            hdrs[i].msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_nl>() as u32;
         }
         // SAFETY: hdrs and the buffers they point to live across the call.
         let r = unsafe {
@@ -209,7 +224,14 @@ impl EventStream {
         let n = r as usize;
         for (i, h) in hdrs[..n].iter().enumerate() {
             let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
-            self.lens[i] = ((h.msg_len as usize).min(MSG_ROOM), truncated);
+            // Only the kernel (port id 0) sends events: anything else is
+            // another process writing to our socket (fake DESTROY events
+            // could end a `wait`), dropped and counted.
+            let foreign = from[i].nl_pid != 0;
+            if foreign {
+                self.sock.note_foreign(from[i].nl_pid, "events");
+            }
+            self.lens[i] = ((h.msg_len as usize).min(MSG_ROOM), truncated, foreign);
         }
         Ok(n)
     }

@@ -24,6 +24,24 @@
 //! # Ok::<(), ctctl::Error>(())
 //! ```
 
+/// Like std's `eprintln!`, but a closed or failing stderr is ignored: std's
+/// panics, and with `panic = "abort"` a daemon whose stderr went away
+/// (a closed journal pipe) would die of SIGABRT in the middle of its work.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Like std's `eprint!`, ignoring a failing stderr (see `eprintln!`).
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod batch;
 pub mod cli;
 pub mod conntrack;

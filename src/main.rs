@@ -25,7 +25,9 @@ fn main() {
         Err(err) => {
             let (code, msg) = exit::classify(&err);
             if let Some(msg) = msg {
-                eprintln!("ctctl: {msg}");
+                // Never panic on a closed stderr (panic = "abort").
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stderr(), "ctctl: {msg}");
             }
             code
         }

@@ -23,10 +23,13 @@ pub fn parse_line(line: &str) -> Result<Option<Parsed>, String> {
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
-    if line.starts_with('{') {
-        return parse_json(line).map(Some);
-    }
-    parse_conntrack(line).map(Some)
+    let parsed = if line.starts_with('{') {
+        parse_json(line)?
+    } else {
+        parse_conntrack(line)?
+    };
+    ctctl_netlink::conntrack::request::check_create(&parsed)?;
+    Ok(Some(parsed))
 }
 
 #[derive(Deserialize)]
@@ -123,7 +126,13 @@ fn parse_json(line: &str) -> Result<Parsed, String> {
         zone: j.zone.filter(|z| *z != 0),
         proto_info,
         helper: j.helper.map(Cow::Owned),
-        labels: j.labels.map(Labels::from_bits),
+        labels: match j.labels {
+            Some(bits) if bits.iter().any(|b| *b >= 128) => {
+                return Err("labels are bits 0 to 127".to_string())
+            }
+            Some(bits) => Some(Labels::from_bits(bits)),
+            None => None,
+        },
         ..Flow::default()
     })
 }

@@ -159,8 +159,10 @@ impl<'b> AttrWriter<'b> {
     /// Appends an attribute with an arbitrary payload.
     pub fn put(&mut self, kind: u16, value: &[u8]) -> &mut Self {
         let len = NLA_HDRLEN + value.len();
-        // Netlink attribute lengths are u16; callers never come close.
-        debug_assert!(len <= u16::MAX as usize);
+        // Netlink attribute lengths are u16. Inputs are bounded before they
+        // get here (request::check_create); a wrapped length would make the
+        // kernel parse the payload as attributes, so never send one.
+        assert!(len <= u16::MAX as usize, "netlink attribute of {len} bytes");
         self.buf.extend_from_slice(&(len as u16).to_ne_bytes());
         self.buf.extend_from_slice(&kind.to_ne_bytes());
         self.buf.extend_from_slice(value);

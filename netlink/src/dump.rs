@@ -38,7 +38,7 @@ where
 {
     let sock: &Socket = sock;
     std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<Result<(Vec<u8>, usize), Error>>(POOL);
+        let (full_tx, full_rx) = sync_channel::<Received>(POOL);
         let (free_tx, free_rx) = sync_channel::<Vec<u8>>(POOL + 1);
         scope.spawn(move || receive_all(sock, requests, op, full_tx, free_rx));
 
@@ -51,11 +51,15 @@ where
     })
 }
 
+/// A datagram handed to the consumer: the buffer, its length, and the
+/// sequence number of the request it answers.
+type Received = Result<(Vec<u8>, usize, u32), Error>;
+
 fn receive_all(
     sock: &Socket,
     requests: &[RequestBuf],
     op: &'static str,
-    full: SyncSender<Result<(Vec<u8>, usize), Error>>,
+    full: SyncSender<Received>,
     free: Receiver<Vec<u8>>,
 ) {
     for req in requests {
@@ -73,6 +77,9 @@ fn receive_all(
                     return;
                 }
             };
+            if interrupted(&buf[..n], seq) {
+                sock.note_dump_interrupted();
+            }
             let end = match dump_progress(&buf[..n], seq, op) {
                 Ok(end) => end,
                 Err(e) => {
@@ -80,7 +87,7 @@ fn receive_all(
                     return;
                 }
             };
-            if full.send(Ok((buf, n))).is_err() {
+            if full.send(Ok((buf, n, seq))).is_err() {
                 return; // the consumer stopped
             }
             if end {
@@ -91,7 +98,7 @@ fn receive_all(
 }
 
 fn consume_all<F, E>(
-    full: &Receiver<Result<(Vec<u8>, usize), Error>>,
+    full: &Receiver<Received>,
     free: &SyncSender<Vec<u8>>,
     consume: &mut F,
 ) -> Result<(), E>
@@ -100,9 +107,18 @@ where
     E: From<Error>,
 {
     for item in full {
-        let (buf, n) = item?;
+        let (buf, n, seq) = item?;
         for msg in Messages::new(&buf[..n]) {
             let msg = msg.map_err(Error::decode("dump"))?;
+            if msg.header.seq != seq {
+                // Not an answer to this dump (a leftover of an abandoned
+                // conversation): never a row of it.
+                tracing::debug!(
+                    seq = msg.header.seq,
+                    "dump: skipped a message of another request"
+                );
+                continue;
+            }
             // Only payload messages reach the consumer: the receiver has
             // already acted on NLMSG_DONE and NLMSG_ERROR.
             if msg.header.kind >= 0x10 && consume(&msg)?.is_break() {
@@ -112,6 +128,13 @@ where
         let _ = free.try_send(buf);
     }
     Ok(())
+}
+
+/// Whether an answer to `seq` in the datagram carries `NLM_F_DUMP_INTR`.
+fn interrupted(buf: &[u8], seq: u32) -> bool {
+    Messages::new(buf)
+        .flatten()
+        .any(|m| m.header.seq == seq && m.header.flags & crate::header::NLM_F_DUMP_INTR != 0)
 }
 
 /// Whether a received datagram ends the dump with sequence `seq`; a kernel

@@ -146,7 +146,11 @@ impl<'a> Message<'a> {
             .get(..4)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| DecodeError::at("nlmsgerr", DecodeErrorKind::Truncated))?;
-        Ok(-i32::from_ne_bytes(code))
+        // The kernel sends -errno; i32::MIN has no negation and is no errno.
+        i32::from_ne_bytes(code)
+            .checked_neg()
+            .filter(|e| *e >= 0)
+            .ok_or_else(|| DecodeError::at("nlmsgerr", DecodeErrorKind::BadHeader))
     }
 }
 
@@ -255,5 +259,18 @@ mod tests {
             assert!(it.next().unwrap().is_err(), "len {len}");
             assert!(it.next().is_none());
         }
+    }
+
+    #[test]
+    fn error_code_of_i32_min_is_a_decode_error_not_a_wrap() {
+        let mut buf = vec![0u8; 36];
+        buf[0..4].copy_from_slice(&36u32.to_ne_bytes());
+        buf[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        buf[16..20].copy_from_slice(&i32::MIN.to_ne_bytes());
+        let msg = Messages::new(&buf).next().unwrap().unwrap();
+        assert!(msg.error_code().is_err());
+        buf[16..20].copy_from_slice(&(-2i32).to_ne_bytes());
+        let msg = Messages::new(&buf).next().unwrap().unwrap();
+        assert_eq!(msg.error_code().unwrap(), 2);
     }
 }

@@ -45,6 +45,11 @@ pub struct RcvBuf {
 pub struct Socket {
     inner: netlink_sys::Socket,
     seq: u32,
+    /// Datagrams dropped because they did not come from the kernel.
+    foreign: std::sync::atomic::AtomicU64,
+    /// A dump answer carried `NLM_F_DUMP_INTR` (the table changed in a way
+    /// the kernel says makes the dump inconsistent).
+    dump_intr: std::sync::atomic::AtomicBool,
 }
 
 impl Socket {
@@ -54,6 +59,8 @@ impl Socket {
         let mut inner = netlink_sys::Socket::new(NETLINK_NETFILTER).map_err(Error::io("socket"))?;
         inner.bind_auto().map_err(Error::io("bind"))?;
         let sock = Socket {
+            foreign: std::sync::atomic::AtomicU64::new(0),
+            dump_intr: std::sync::atomic::AtomicBool::new(false),
             inner,
             // Start from a time-derived sequence so that replies to an
             // earlier process's requests on a reused port id never match.
@@ -155,30 +162,72 @@ impl Socket {
         self.recv_with(buf, libc::MSG_DONTWAIT, op)
     }
 
+    /// Datagrams dropped so far because their sender was not the kernel
+    /// (another process in the namespace writing to our port id).
+    pub fn foreign(&self) -> u64 {
+        self.foreign.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether a dump since the last call was marked interrupted
+    /// (`NLM_F_DUMP_INTR`); clears the mark.
+    pub fn take_dump_interrupted(&self) -> bool {
+        self.dump_intr
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records that a dump answer carried `NLM_F_DUMP_INTR`.
+    pub fn note_dump_interrupted(&self) {
+        self.dump_intr
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Counts (and logs) a datagram dropped for its sender.
+    pub fn note_foreign(&self, sender: u32, op: &'static str) {
+        self.foreign
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!("{op}: dropped a datagram from port id {sender}, not the kernel");
+    }
+
     /// One `recv` with `MSG_TRUNC` (to see a datagram's real size) and
     /// `flags`; `None` when interrupted or, with `MSG_DONTWAIT`, empty.
+    /// Datagrams not sent by the kernel (sender port id 0) are dropped and
+    /// counted ([`Socket::foreign`]): with `CAP_NET_ADMIN` another process
+    /// in the namespace (a container's root) can write to our port id.
     fn recv_with(
         &self,
         buf: &mut [u8],
         flags: libc::c_int,
         op: &'static str,
     ) -> Result<Option<usize>, Error> {
-        // SAFETY: buf is a valid writable slice of buf.len() bytes.
-        let n = unsafe {
-            libc::recv(
-                self.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_TRUNC | flags,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            return match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
-                _ => Err(Error::Io { op, error: e }),
+        let n = loop {
+            // SAFETY: a zeroed sockaddr_nl is valid.
+            let mut from: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+            let mut len = std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t;
+            // SAFETY: buf is a valid writable slice of buf.len() bytes; from
+            // and len describe a live sockaddr_nl.
+            let n = unsafe {
+                libc::recvfrom(
+                    self.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_TRUNC | flags,
+                    (&mut from as *mut libc::sockaddr_nl).cast(),
+                    &mut len,
+                )
             };
-        }
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(None),
+                    _ => Err(Error::Io { op, error: e }),
+                };
+            }
+            if from.nl_pid != 0 {
+                self.note_foreign(from.nl_pid, op);
+                continue;
+            }
+            break n;
+        };
         let n = n as usize;
         if n > buf.len() {
             return Err(Error::Protocol {
@@ -237,6 +286,9 @@ impl Socket {
                 if msg.header.seq != seq {
                     // A leftover of an earlier, abandoned conversation.
                     continue;
+                }
+                if msg.header.flags & crate::header::NLM_F_DUMP_INTR != 0 {
+                    self.note_dump_interrupted();
                 }
                 match classify(&msg, op)? {
                     Reply::Data => {

@@ -307,6 +307,14 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| "size too large".to_string())
 }
 
+/// Parses a file mode in octal (`0640`, `640`); at most 0777.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err("use an octal mode from 0 to 0777, like 0640".to_string()),
+    }
+}
+
 /// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
 pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
     if let Some(ms) = s.strip_suffix("ms") {
@@ -352,9 +360,20 @@ pub struct EventsArgs {
     #[arg(long)]
     pub resync: bool,
 
-    /// Append to this file instead of stdout; SIGHUP reopens it (for logrotate)
+    /// Append to this file instead of stdout; SIGHUP reopens it (for logrotate).
+    /// Never opened through a symlink
     #[arg(long = "output-file", value_name = "PATH")]
     pub output_file: Option<std::path::PathBuf>,
+
+    /// Permissions of a new --output-file, octal (the connection log is not
+    /// world-readable by default)
+    #[arg(long = "file-mode", value_name = "OCTAL", default_value = "0640", value_parser = parse_mode)]
+    pub file_mode: u32,
+
+    /// With --resync: the shortest time between two resync dumps (a sustained
+    /// storm overruns on every read)
+    #[arg(long = "resync-interval", value_name = "DURATION", default_value = "10s", value_parser = parse_wait)]
+    pub resync_interval: std::time::Duration,
 
     /// Stop after N events (after filtering)
     #[arg(long, value_name = "N")]
@@ -479,7 +498,7 @@ impl FilterArgs {
     /// thread's network namespace.
     pub fn to_filter(&self) -> Result<Filter, crate::Error> {
         let mut filter = self.parse()?;
-        let paths = Paths::from_env();
+        let paths = Paths::system();
         if let Some(over) = self.idle_over {
             filter.idle = Some(IdleMatch {
                 over: over.min(u32::MAX as u64) as u32,

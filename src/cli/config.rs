@@ -15,7 +15,7 @@ use crate::Conntrack;
 
 /// `ctctl config`.
 pub fn run(cli: &Cli, a: &ConfigArgs) -> anyhow::Result<Outcome> {
-    let paths = Paths::from_env();
+    let paths = Paths::system();
     let keys = discover(&paths);
     if keys.iter().all(|k| k.read().ok().flatten().is_none()) {
         bail!(
@@ -138,6 +138,10 @@ fn change(
     for n in &notes {
         eprintln!("ctctl: {n}");
     }
+    if !dry_run {
+        // Apply first: a line says "set" only for what was written.
+        apply(&changes, write_value)?;
+    }
     let mut out = Out::stdout();
     for c in &changes {
         if cli.output == Format::Json {
@@ -179,7 +183,6 @@ fn change(
         }
         return Ok(Outcome::Ok);
     }
-    apply(&changes, write_value)?;
     if persist_them {
         // nf_conntrack_max is read-only outside the initial namespace.
         let child_netns = keys.iter().any(|k| k.name == "max" && !k.writable_here());
@@ -195,6 +198,9 @@ fn change(
         }
         for h in &done.hints {
             eprintln!("ctctl: {h}");
+        }
+        for o in &done.overridden {
+            eprintln!("ctctl: warning: {o}");
         }
     }
     Ok(Outcome::Ok)

@@ -163,6 +163,7 @@ fn delete_from_dump(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<Batch
     })?;
     let stats = deleter.finish()?;
     progress.done();
+    super::warn_untrusted(ct);
     Ok(stats)
 }
 

@@ -33,6 +33,7 @@ struct Totals {
     destroy: u64,
     overruns: u64,
     resynced: u64,
+    resyncs_skipped: u64,
 }
 
 impl Totals {
@@ -41,12 +42,34 @@ impl Totals {
     }
 }
 
-fn open_append(path: &Path) -> anyhow::Result<File> {
+/// How often a failed reopen of `--output-file` is tried again (and warned about).
+const REOPEN_EVERY: Duration = Duration::from_secs(60);
+
+/// Opens the event log for appending: created with `mode` (the connection
+/// log is not for everyone), never through a symlink (`O_NOFOLLOW`: a link
+/// planted in a log directory cannot redirect a root process's writes),
+/// `O_APPEND` so concurrent writers and rotation keep whole lines,
+/// `O_CLOEXEC`.
+pub fn open_append(path: &Path, mode: u32) -> anyhow::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
     OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)
-        .with_context(|| format!("cannot open {} for appending", path.display()))
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                anyhow::anyhow!(
+                    "cannot open {}: it is a symbolic link, which ctctl does not follow \
+                     for its log; give the real path",
+                    path.display()
+                )
+            } else {
+                anyhow::Error::new(e)
+                    .context(format!("cannot open {} for appending", path.display()))
+            }
+        })
 }
 
 /// `ctctl events`.
@@ -61,7 +84,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
         reliable: a.reliable,
     };
     let mut out = match &a.output_file {
-        Some(path) => Out::to_file(open_append(path)?),
+        Some(path) => Out::to_file(open_append(path, a.file_mode)?),
         None => Out::stdout(),
     };
     signals::install().context("installing signal handlers")?;
@@ -97,7 +120,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
     // destruction.
     if opts.update || opts.destroy {
         let events =
-            crate::tune::read_u64(&crate::tune::Paths::from_env().netfilter("nf_conntrack_events"));
+            crate::tune::read_u64(&crate::tune::Paths::system().netfilter("nf_conntrack_events"));
         if let Ok(Some(2)) = events {
             eprintln!(
                 "ctctl: note: nf_conntrack_events=2: entries created before now report no update \
@@ -112,15 +135,29 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
     let mut totals = Totals::default();
     let mut last_warn: Option<Instant> = None;
     let mut write_error: Option<std::io::Error> = None;
+    // A reopen that failed: when it was last tried.
+    let mut reopen_failed: Option<Instant> = None;
+    let mut last_resync: Option<Instant> = None;
 
     'run: loop {
         if signals::terminated() {
             break;
         }
-        if signals::take_hangup() {
-            if let Some(path) = &a.output_file {
-                // logrotate moved the file away: write to a new one there.
-                out.switch_to(open_append(path)?)?;
+        let hangup = signals::take_hangup();
+        let retry = reopen_failed.is_some_and(|t| t.elapsed() >= REOPEN_EVERY);
+        if let (true, Some(path)) = (hangup || retry, &a.output_file) {
+            // logrotate moved the file away: write to a new one there. If
+            // that fails, keep writing to the open file (nothing is lost)
+            // and try again, warning, once a minute.
+            match open_append(path, a.file_mode) {
+                Ok(f) => {
+                    out.switch_to(f)?;
+                    reopen_failed = None;
+                }
+                Err(e) => {
+                    eprintln!("ctctl: warning: {e:#}; still writing to the file opened before");
+                    reopen_failed = Some(Instant::now());
+                }
             }
         }
         let timeout = match deadline {
@@ -180,7 +217,27 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
                 out.line_done()?;
             }
             if a.resync {
-                totals.resynced += resync(&render, &mut out, &filter)?;
+                // Under a sustained storm every poll overruns: one resync
+                // per --resync-interval, not back-to-back full dumps.
+                match last_resync {
+                    Some(t) if t.elapsed() < a.resync_interval => {
+                        totals.resyncs_skipped += 1;
+                        if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                            eprintln!(
+                                "ctctl: resync skipped: the last one was {:.1} s ago \
+                                 (--resync-interval {:?}); {} skipped so far",
+                                t.elapsed().as_secs_f64(),
+                                a.resync_interval,
+                                thousands(totals.resyncs_skipped)
+                            );
+                            last_warn = Some(Instant::now());
+                        }
+                    }
+                    _ => {
+                        last_resync = Some(Instant::now());
+                        totals.resynced += resync(&render, &mut out, &filter)?;
+                    }
+                }
             }
         }
         if polled.truncated > 0 {

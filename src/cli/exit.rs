@@ -73,6 +73,13 @@ fn classify_netlink(err: &anyhow::Error, e: &ctctl_netlink::Error) -> (i32, Opti
                 "{msg}: this kernel has no netfilter netlink (CONFIG_NETFILTER_NETLINK)"
             )),
         ),
+        Some(libc::EOPNOTSUPP) if e.op() == "filtered dump" => (
+            ERROR,
+            Some(format!(
+                "{msg}: this kernel rejects a filter attribute this dump carries; \
+                 `ctctl probe` shows what it was proved to honour"
+            )),
+        ),
         Some(libc::EOPNOTSUPP) if e.op() == "dump" || e.op() == "stats" => (
             ERROR,
             Some(format!(

@@ -202,7 +202,26 @@ fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
         Ok(ControlFlow::Continue(()))
     })?;
     out.flush()?;
+    warn_untrusted(&ct);
     Ok(Outcome::Ok)
+}
+
+/// After a dump: says on stderr when the kernel marked it interrupted, or
+/// when datagrams that did not come from the kernel were dropped.
+pub fn warn_untrusted(ct: &Conntrack) {
+    if ct.dump_interrupted() {
+        eprintln!(
+            "ctctl: warning: the kernel marked the dump interrupted (NLM_F_DUMP_INTR): \
+             entries that changed meanwhile may be missing or shown twice; run it again"
+        );
+    }
+    let foreign = ct.foreign_dropped();
+    if foreign > 0 {
+        eprintln!(
+            "ctctl: warning: dropped {foreign} netlink datagrams that did not come from the \
+             kernel (another process wrote to ctctl's socket)"
+        );
+    }
 }
 
 fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {

@@ -118,7 +118,7 @@ fn create_flow(a: &CreateArgs, paths: &Paths) -> anyhow::Result<Flow<'static>> {
 
 /// `ctctl create`.
 pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
-    let paths = Paths::from_env();
+    let paths = Paths::system();
     let flow = create_flow(a, &paths)?;
     let mut ct = Conntrack::open()?;
     if !ct.create(&flow, a.or_update)? {
@@ -138,7 +138,7 @@ pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
 
 /// `ctctl update`.
 pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
-    let paths = Paths::from_env();
+    let paths = Paths::system();
     let filter = a.filter.to_filter()?;
     if a.set_mark.is_none()
         && a.set_timeout.is_none()
@@ -277,6 +277,9 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
             thousands(parsed),
             thousands(bad_lines)
         );
+        if bad_lines > 0 {
+            bail!("{} bad lines", thousands(bad_lines));
+        }
         return Ok(Outcome::Ok);
     }
     let mut stats = creator.finish()?;
@@ -285,8 +288,12 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     }
     stats.failed += bad_lines;
     report_batch(cli, &stats, "created", "already_there", None)?;
-    if stats.failed > 0 && a.strict {
-        bail!("{} entries failed", stats.failed);
+    // Scripts must be able to tell: any line not restored is exit 2.
+    if stats.failed > 0 {
+        bail!(
+            "{} lines not restored (each named above)",
+            thousands(stats.failed)
+        );
     }
     Ok(Outcome::Ok)
 }

@@ -100,7 +100,7 @@ fn slab_bytes(paths: &Paths) -> Option<u64> {
 
 /// `ctctl status`.
 pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
-    let paths = Paths::from_env();
+    let paths = Paths::system();
     let keys = discover(&paths);
     let mut ct = Conntrack::open()?;
     let stats = ct.stats()?;

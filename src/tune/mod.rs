@@ -2,8 +2,9 @@
 //! `/proc/sys/net/netfilter`, module parameters under `/sys/module`), reading
 //! them, and the per-state timeouts.
 //!
-//! Every path goes through [`Paths`], so tests can point ctctl at a fake
-//! tree (`CTCTL_ROOT=/tmp/fake`), never by guessing.
+//! Every path goes through [`Paths`], so tests can point the library at a
+//! fake tree by passing one in. The binary always uses the system paths:
+//! nothing in its environment relocates what it reads or writes as root.
 
 pub mod keys;
 pub mod persist;
@@ -15,10 +16,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
-
-/// Environment variable that relocates every system path under a
-/// directory (for tests).
-pub const ROOT_ENV: &str = "CTCTL_ROOT";
 
 /// The file-system locations ctctl reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,14 +49,6 @@ impl Paths {
             etc: root.join("etc"),
             meminfo: root.join("proc/meminfo"),
             slabinfo: root.join("proc/slabinfo"),
-        }
-    }
-
-    /// [`Paths::under`] `$CTCTL_ROOT` when it is set, else the system paths.
-    pub fn from_env() -> Paths {
-        match std::env::var_os(ROOT_ENV) {
-            Some(root) if !root.is_empty() => Paths::under(Path::new(&root)),
-            _ => Paths::system(),
         }
     }
 

@@ -54,11 +54,17 @@ pub struct Persisted {
     pub files: Vec<PathBuf>,
     /// Advice to print.
     pub hints: Vec<String>,
+    /// Files read at boot after ours that set the same key: their value
+    /// wins. One line each, naming the file and the key.
+    pub overridden: Vec<String>,
 }
 
-/// Records the changes so they apply at boot.
+/// Records the changes so they apply at boot. Every file's new content is
+/// written to a temporary file first; only when all are written and synced
+/// are they renamed into place, so a failure leaves every file as it was.
 pub fn persist(paths: &Paths, changes: &[Change]) -> Result<Persisted, Error> {
     let mut done = Persisted::default();
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
     let sysctls: Vec<(&str, u64)> = changes
         .iter()
         .filter_map(|c| Some((c.key.sysctl.as_deref()?, c.new)))
@@ -66,22 +72,34 @@ pub fn persist(paths: &Paths, changes: &[Change]) -> Result<Persisted, Error> {
     if !sysctls.is_empty() {
         let path = paths.etc.join(SYSCTL_FILE);
         let old = read_or_empty(&path)?;
-        atomic_write(&path, &merge_sysctl(&old, &sysctls))?;
-        done.files.push(path);
+        files.push((path, merge_sysctl(&old, &sysctls)));
+        for (key, _) in &sysctls {
+            for f in sysctl_overrides(paths, key) {
+                done.overridden.push(format!(
+                    "{} sets {key} too and is applied after {SYSCTL_FILE} at boot: its value wins",
+                    f.display()
+                ));
+            }
+        }
     }
     if let Some(c) = changes.iter().find(|c| c.key.name == "hashsize") {
         match module_kind(paths) {
             ModuleKind::Loadable => {
                 let path = paths.etc.join(MODPROBE_FILE);
                 let old = read_or_empty(&path)?;
-                atomic_write(&path, &merge_modprobe(&old, c.new))?;
-                done.files.push(path);
+                files.push((path, merge_modprobe(&old, c.new)));
+                for f in modprobe_overrides(paths) {
+                    done.overridden.push(format!(
+                        "{} sets nf_conntrack hashsize too and is read after {MODPROBE_FILE}: \
+                         its value wins",
+                        f.display()
+                    ));
+                }
             }
             ModuleKind::BuiltIn => {
                 let path = paths.etc.join(TMPFILES_FILE);
                 let old = read_or_empty(&path)?;
-                atomic_write(&path, &merge_tmpfiles(&old, c.new))?;
-                done.files.push(path);
+                files.push((path, merge_tmpfiles(&old, c.new)));
                 done.hints.push(format!(
                     "nf_conntrack is built into this kernel: {TMPFILES_FILE} resizes the table \
                      at boot; to size it from the start, add nf_conntrack.hashsize={} to the \
@@ -91,7 +109,99 @@ pub fn persist(paths: &Paths, changes: &[Change]) -> Result<Persisted, Error> {
             }
         }
     }
+    done.files = replace_all(&files)?;
     Ok(done)
+}
+
+/// The sysctl.d directories, in `sysctl --system`'s order of precedence
+/// (a file name in an earlier directory hides the same name in a later one).
+const SYSCTL_DIRS: [&str; 5] = [
+    "sysctl.d",
+    "/run/sysctl.d",
+    "/usr/local/lib/sysctl.d",
+    "/usr/lib/sysctl.d",
+    "/lib/sysctl.d",
+];
+
+/// Files that `sysctl --system` applies after ours and that set `key`:
+/// every `*.conf` whose name sorts after `90-ctctl.conf` across the
+/// sysctl.d directories, and `/etc/sysctl.conf`, which comes last.
+pub fn sysctl_overrides(paths: &Paths, key: &str) -> Vec<PathBuf> {
+    let ours = Path::new(SYSCTL_FILE).file_name().unwrap_or_default();
+    let dirs = SYSCTL_DIRS.map(|d| {
+        if d.starts_with('/') {
+            PathBuf::from(d)
+        } else {
+            paths.etc.join(d)
+        }
+    });
+    let later = conf_files_after(&dirs, ours);
+    let mut out: Vec<PathBuf> = later.into_iter().filter(|f| sets_sysctl(f, key)).collect();
+    let main = paths.etc.join("sysctl.conf");
+    if sets_sysctl(&main, key) {
+        out.push(main);
+    }
+    out
+}
+
+/// Files that modprobe reads after `ctctl.conf` and that set
+/// `nf_conntrack hashsize` (the last value given wins).
+pub fn modprobe_overrides(paths: &Paths) -> Vec<PathBuf> {
+    let ours = Path::new(MODPROBE_FILE).file_name().unwrap_or_default();
+    let dirs = [
+        paths.etc.join("modprobe.d"),
+        PathBuf::from("/run/modprobe.d"),
+        PathBuf::from("/usr/local/lib/modprobe.d"),
+        PathBuf::from("/usr/lib/modprobe.d"),
+        PathBuf::from("/lib/modprobe.d"),
+    ];
+    conf_files_after(&dirs, ours)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(f).is_ok_and(|t| {
+                t.lines().any(|l| {
+                    let l = l.trim();
+                    l.starts_with("options nf_conntrack ") && l.contains("hashsize=")
+                })
+            })
+        })
+        .collect()
+}
+
+/// `*.conf` files of `dirs` whose names sort after `ours`, one per name
+/// (the first directory holding a name wins), in name order.
+fn conf_files_after(dirs: &[PathBuf], ours: &std::ffi::OsStr) -> Vec<PathBuf> {
+    let mut by_name: std::collections::BTreeMap<std::ffi::OsString, PathBuf> =
+        std::collections::BTreeMap::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let is_conf = Path::new(&name).extension().is_some_and(|x| x == "conf");
+            if is_conf && name.as_os_str() > ours {
+                by_name.entry(name).or_insert_with(|| e.path());
+            }
+        }
+    }
+    by_name.into_values().collect()
+}
+
+/// Whether a sysctl.conf-style file sets `key` (`a.b.c = v`, `a/b/c=v`,
+/// with an optional leading `-`).
+fn sets_sysctl(path: &Path, key: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.lines().any(|l| {
+        let l = l.trim();
+        if l.starts_with('#') || l.starts_with(';') {
+            return false;
+        }
+        l.split_once('=')
+            .is_some_and(|(k, _)| k.trim().trim_start_matches('-').replace('/', ".") == key)
+    })
 }
 
 fn read_or_empty(path: &Path) -> Result<String, Error> {
@@ -180,30 +290,110 @@ fn merge_line(old: &str, is_ours: impl Fn(&str) -> bool, line: &str) -> String {
     out
 }
 
-/// Replaces `path` with `content` atomically: a temporary file in the same
-/// directory, flushed to disk, then renamed over it.
-pub fn atomic_write(path: &Path, content: &str) -> Result<(), Error> {
-    let err = |error| Error::File {
-        path: path.to_path_buf(),
-        error,
+/// Replaces each `path` with its content: every new content goes to a
+/// fresh temporary file in the same directory (`O_EXCL`, `O_NOFOLLOW`, the
+/// mode and owner of the file it replaces, else 0644), synced; only when
+/// all are staged are they renamed into place and their directories
+/// synced. A staging failure removes the temporary files and changes
+/// nothing. Returns the files replaced.
+pub fn replace_all(files: &[(PathBuf, String)]) -> Result<Vec<PathBuf>, Error> {
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let cleanup = |staged: &[(PathBuf, PathBuf)]| {
+        for (tmp, _) in staged {
+            let _ = std::fs::remove_file(tmp);
+        }
     };
+    for (path, content) in files {
+        match stage(path, content) {
+            Ok(tmp) => staged.push((tmp, path.clone())),
+            Err(error) => {
+                cleanup(&staged);
+                return Err(Error::File {
+                    path: path.clone(),
+                    error,
+                });
+            }
+        }
+    }
+    let mut done = Vec::new();
+    for (i, (tmp, path)) in staged.iter().enumerate() {
+        let renamed = std::fs::rename(tmp, path).and_then(|()| {
+            std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+        });
+        if let Err(error) = renamed {
+            cleanup(&staged[i..]);
+            return Err(Error::File {
+                path: path.clone(),
+                error: io::Error::new(
+                    error.kind(),
+                    format!(
+                        "{error} (already replaced: {})",
+                        if done.is_empty() {
+                            "none".to_string()
+                        } else {
+                            done.iter()
+                                .map(|p: &PathBuf| p.display().to_string())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        }
+                    ),
+                ),
+            });
+        }
+        done.push(path.clone());
+    }
+    Ok(done)
+}
+
+/// Writes `content` to a new temporary file beside `path`; returns its name.
+fn stage(path: &Path, content: &str) -> io::Result<PathBuf> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(err)?;
-    let tmp = dir.join(format!(
-        ".{}.ctctl-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp"),
-        std::process::id()
-    ));
-    let write = || -> io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(content.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
+    std::fs::create_dir_all(dir)?;
+    // Keep what the operator set on the file we replace; never follow a
+    // symlink there (we replace the link itself, as sysctl reads it).
+    let (mode, owner) = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_file() => (m.mode() & 0o7777, Some((m.uid(), m.gid()))),
+        _ => (0o644, None),
     };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+    let base = path.file_name().and_then(|n| n.to_str()).unwrap_or("tmp");
+    let mut attempt = 0u32;
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let tmp = dir.join(format!(".{base}.ctctl-{}-{nanos:08x}", std::process::id()));
+        let opened = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp);
+        let mut f = match opened {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let written = (|| {
+            f.write_all(content.as_bytes())?;
+            // The mode asked for is masked by the umask: set it exactly.
+            f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+            if let Some((uid, gid)) = owner {
+                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))?;
+            }
+            f.sync_all()
+        })();
+        return match written {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        };
+    }
 }
 
 #[cfg(test)]
@@ -309,5 +499,78 @@ mod tests {
             assert!(leftovers.is_empty());
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+
+    #[test]
+    fn keeps_mode_and_warns_about_files_that_win_at_boot() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, paths) = tree("override", false);
+        let keys = discover(&paths);
+        let ours = paths.etc.join(SYSCTL_FILE);
+        std::fs::create_dir_all(ours.parent().unwrap()).unwrap();
+        std::fs::write(&ours, "net.netfilter.nf_conntrack_max = 1\n").unwrap();
+        std::fs::set_permissions(&ours, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(
+            paths.etc.join("sysctl.d/99-zz.conf"),
+            "net.netfilter.nf_conntrack_max=2\n",
+        )
+        .unwrap();
+        std::fs::write(
+            paths.etc.join("sysctl.d/10-early.conf"),
+            "net.netfilter.nf_conntrack_max=3\n",
+        )
+        .unwrap();
+        std::fs::write(
+            paths.etc.join("sysctl.conf"),
+            "-net/netfilter/nf_conntrack_max = 4\n",
+        )
+        .unwrap();
+        let (changes, _) = plan(&keys, &["max=524288".to_string()]).unwrap();
+        let done = persist(&paths, &changes).unwrap();
+        let mode = std::fs::metadata(&ours).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o600, "the operator's mode is kept");
+        assert_eq!(done.overridden.len(), 2, "{:?}", done.overridden);
+        assert!(done.overridden[0].contains("99-zz.conf"));
+        assert!(done.overridden[1].contains("sysctl.conf"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_failure_while_staging_replaces_nothing() {
+        let (dir, _paths) = tree("staging", false);
+        let first = dir.join("etc/a.conf");
+        std::fs::create_dir_all(first.parent().unwrap()).unwrap();
+        std::fs::write(&first, "old\n").unwrap();
+        // The second file's directory cannot be made: a file is in the way.
+        std::fs::write(dir.join("etc/blocked"), "").unwrap();
+        let second = dir.join("etc/blocked/b.conf");
+        let r = replace_all(&[(first.clone(), "new\n".into()), (second, "new\n".into())]);
+        assert!(r.is_err());
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "old\n");
+        let leftovers = std::fs::read_dir(dir.join("etc"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(leftovers, 0, "temporary files removed");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_planted_symlink_is_replaced_not_followed() {
+        let (dir, _paths) = tree("symlink", false);
+        let target = dir.join("victim");
+        std::fs::write(&target, "precious\n").unwrap();
+        let path = dir.join("etc/x.conf");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        replace_all(&[(path.clone(), "ours\n".into())]).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "ours\n");
+        assert!(!std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

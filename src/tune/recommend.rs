@@ -64,7 +64,11 @@ pub fn ram_bound(mem_bytes: u64) -> u64 {
 pub fn sizing(i: &Inputs) -> Vec<Advice> {
     let bound = ram_bound(i.mem_bytes);
     let need = i.peak.max(i.count);
-    let wanted = (need.saturating_mul(2)).max(MIN_MAX).next_power_of_two();
+    // Checked: a --peak near 2^64 must not wrap to a suggestion of 0.
+    let wanted = (need.saturating_mul(2))
+        .max(MIN_MAX)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX);
     let (max, why) = if i.max >= need.saturating_mul(2) && i.max <= bound {
         (
             i.max,
@@ -88,7 +92,10 @@ pub fn sizing(i: &Inputs) -> Vec<Advice> {
         )
     };
     let depth = i.depth.max(1);
-    let wanted_buckets = max.div_ceil(depth).next_power_of_two();
+    let wanted_buckets = max
+        .div_ceil(depth)
+        .checked_next_power_of_two()
+        .unwrap_or(u64::MAX);
     // More buckets than needed cost only a little memory; keep them as
     // long as the table is not sparser than one entry per bucket when full.
     let (hashsize, depth_why) = if i.hashsize >= wanted_buckets && i.hashsize <= max {

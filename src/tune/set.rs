@@ -127,7 +127,14 @@ fn restore_note(failed: &[String]) -> String {
 
 /// Writes a value into a kernel file.
 pub fn write_value(path: &Path, v: u64) -> io::Result<()> {
-    std::fs::write(path, format!("{v}\n"))
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    // A kernel file that exists: never created, never through a symlink.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    f.write_all(format!("{v}\n").as_bytes())
 }
 
 /// Applies the changes in order with `write`; on a failure, writes the old

@@ -4,7 +4,7 @@ use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{entries, Background, Netns};
+use crate::harness::{entries, wait_until, Background, Netns};
 use crate::require_root;
 
 const ENTRY: [&str; 10] = [
@@ -234,18 +234,6 @@ fn output_file_survives_rotation() {
     assert!(contains(&rotated, "10.0.0.1") && !contains(&rotated, "10.0.0.3"));
     assert!(!contains(&log, "10.0.0.1"));
     std::fs::remove_dir_all(&dir).unwrap();
-}
-
-/// Polls a condition on the file system (no event to wait on), bounded.
-fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !cond() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "condition not met within 10 s"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
 }
 
 /// The BPF socket filter drops unwanted events in the kernel: a storm of

@@ -511,3 +511,15 @@ impl Background {
         }
     }
 }
+
+/// Polls a condition on the file system (no event to wait on), bounded.
+pub fn wait_until(mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met within 10 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -9,5 +9,6 @@ mod errors;
 mod events;
 mod exact;
 mod get;
+mod hardening;
 mod list;
 mod modify;

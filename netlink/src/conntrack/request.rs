@@ -234,6 +234,38 @@ pub struct CreateOptions {
     pub ack: bool,
 }
 
+/// `NF_CT_HELPER_NAME_LEN` (`linux/netfilter/nf_conntrack_helper.h`): a
+/// helper name is at most 15 bytes and a NUL.
+pub const NF_CT_HELPER_NAME_LEN: usize = 16;
+/// Connection labels are 128 bits (`NF_CT_LABELS_MAX_SIZE`).
+pub const NF_CT_LABELS_MAX_SIZE: usize = 16;
+
+/// Checks the variable-length fields [`create`] sends against what the
+/// kernel accepts, so a request never carries an oversized attribute (an
+/// attribute length is a u16; past it the kernel would read the payload
+/// as attributes). The error says which field and why.
+pub fn check_create(flow: &Flow<'_>) -> Result<(), String> {
+    if let Some(h) = &flow.helper {
+        if h.len() >= NF_CT_HELPER_NAME_LEN || h.contains('\0') || h.is_empty() {
+            return Err(format!(
+                "helper name of {} bytes: at most {} bytes, no NUL",
+                h.len(),
+                NF_CT_HELPER_NAME_LEN - 1
+            ));
+        }
+    }
+    if let Some(l) = &flow.labels {
+        if l.0.len() > NF_CT_LABELS_MAX_SIZE {
+            return Err(format!(
+                "labels of {} bits: the kernel has {}",
+                l.0.len() * 8,
+                NF_CT_LABELS_MAX_SIZE * 8
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Appends a request that creates `flow` (`IPCTNL_MSG_CT_NEW` with
 /// `NLM_F_CREATE`, plus `NLM_F_EXCL` unless `or_update`). Sent: both tuples,
 /// the settable status bits (with CONFIRMED, as the kernel expects on

@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use ctctl::filter::{Cidr, StateMatch};
+use ctctl::filter::{Cidr, Match, StateMatch};
 use ctctl::{Conntrack, Filter, Flow, Tuple, WaitFor};
 use ctctl_netlink::conntrack::{proto, ProtoInfo, Status};
 use ctctl_netlink::header::AF_INET;
@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Assert: what a test of a NAT gateway or a load balancer would check.
     let established = Filter {
         state: Some(StateMatch::parse("ESTABLISHED", None)?),
-        dst: Some(Cidr::parse("10.0.0.2")?),
+        dst: Some(Match::one(Cidr::parse("10.0.0.2")?)),
         ..Filter::default()
     }
     .normalize()?;

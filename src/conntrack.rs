@@ -17,6 +17,7 @@ use crate::delete::Deleter;
 use crate::error::{Error, Result};
 use crate::events::{EventOptions, EventStream};
 use crate::filter::Filter;
+use crate::filterset::Selection;
 use crate::netns;
 use crate::wait::{WaitFor, Waited};
 
@@ -221,8 +222,9 @@ impl Conntrack {
     /// kernel applies what it can, the rest is matched here. The socket is
     /// read on a second thread while `f` runs on this one. `f` may stop the
     /// dump by returning `ControlFlow::Break`. conntrack(8): `-L`.
-    pub fn stream<F, E>(&mut self, filter: &Filter, mut f: F) -> std::result::Result<(), E>
+    pub fn stream<S, F, E>(&mut self, filter: &S, mut f: F) -> std::result::Result<(), E>
     where
+        S: Selection + ?Sized,
         F: FnMut(&Flow<'_>) -> std::result::Result<ControlFlow<()>, E>,
         E: From<ctctl_netlink::Error> + Send,
     {
@@ -237,8 +239,9 @@ impl Conntrack {
     }
 
     /// Like [`Conntrack::stream`], on the calling thread only.
-    pub fn for_each<F>(&mut self, filter: &Filter, mut f: F) -> Result<()>
+    pub fn for_each<S, F>(&mut self, filter: &S, mut f: F) -> Result<()>
     where
+        S: Selection + ?Sized,
         F: FnMut(&Flow<'_>) -> ControlFlow<()>,
     {
         for req in self.dump_requests(filter) {
@@ -263,7 +266,7 @@ impl Conntrack {
 
     /// Every entry `filter` selects, collected. For small tables and tests;
     /// prefer [`Conntrack::stream`] on real tables.
-    pub fn dump(&mut self, filter: &Filter) -> Result<Vec<Flow<'static>>> {
+    pub fn dump<S: Selection + ?Sized>(&mut self, filter: &S) -> Result<Vec<Flow<'static>>> {
         let mut out = Vec::new();
         self.for_each(filter, |f| {
             out.push(f.clone().into_owned());
@@ -285,7 +288,7 @@ impl Conntrack {
         self.sock.foreign()
     }
 
-    fn dump_requests(&mut self, filter: &Filter) -> Vec<RequestBuf> {
+    fn dump_requests<S: Selection + ?Sized>(&mut self, filter: &S) -> Vec<RequestBuf> {
         crate::probe::plan(filter, crate::probe::Op::Dump)
             .filters
             .iter()
@@ -314,9 +317,9 @@ fn dump_op(requests: &[RequestBuf]) -> &'static str {
 
 /// The entry a dump message carries, if it is one and `filter` selects it.
 #[inline]
-fn selected<'m>(
+fn selected<'m, S: Selection + ?Sized>(
     msg: &Message<'m>,
-    filter: &Filter,
+    filter: &S,
 ) -> std::result::Result<Option<Flow<'m>>, ctctl_netlink::Error> {
     if msg.header.msg() != IPCTNL_MSG_CT_NEW {
         return Ok(None);

@@ -114,6 +114,155 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// The values a criterion accepts: any of them, or with `negated`, none of
+/// them. Parsed from a comma list with an optional leading `!`
+/// (`10.244.1.5,10.244.1.6`, `!53,5353`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Match<T> {
+    /// The values.
+    pub values: Vec<T>,
+    /// `!`: the criterion holds when none of the values does.
+    pub negated: bool,
+}
+
+impl<T> Match<T> {
+    /// Exactly `v`.
+    pub fn one(v: T) -> Match<T> {
+        Match {
+            values: vec![v],
+            negated: false,
+        }
+    }
+
+    /// The one value of a positive single-valued criterion (what a kernel
+    /// filter or a lookup can carry).
+    pub fn single(&self) -> Option<&T> {
+        match self.values.as_slice() {
+            [v] if !self.negated => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Whether the criterion holds, given which values `hit`.
+    #[inline]
+    pub fn test(&self, hit: impl FnMut(&T) -> bool) -> bool {
+        self.values.iter().any(hit) != self.negated
+    }
+
+    /// Parses `[!]V[,V...]` with `item` for each value.
+    pub fn parse(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Match<T>, String> {
+        let (negated, list) = match s.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let values = list
+            .split(',')
+            .map(|v| {
+                let v = v.trim();
+                if v.is_empty() {
+                    Err("empty value in the list".to_string())
+                } else {
+                    item(v).map_err(|e| format!("'{v}': {e}"))
+                }
+            })
+            .collect::<Result<Vec<T>, String>>()?;
+        Ok(Match { values, negated })
+    }
+}
+
+impl<T: fmt::Display> fmt::Display for Match<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.negated {
+            f.write_str("!")?;
+        }
+        for (i, v) in self.values.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A port or an inclusive range of ports (`53`, `30000-32767`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRange {
+    /// Lowest port.
+    pub lo: u16,
+    /// Highest port.
+    pub hi: u16,
+}
+
+impl PortRange {
+    /// Just `p`.
+    pub fn one(p: u16) -> PortRange {
+        PortRange { lo: p, hi: p }
+    }
+
+    /// Parses `PORT` or `LO-HI`.
+    pub fn parse(s: &str) -> Result<PortRange, String> {
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| "not a port from 0 to 65535".to_string())
+        };
+        match s.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi) = (port(lo)?, port(hi)?);
+                if lo > hi {
+                    return Err(format!("range {lo}-{hi} is empty"));
+                }
+                Ok(PortRange { lo, hi })
+            }
+            None => port(s).map(PortRange::one),
+        }
+    }
+
+    /// The single port, when the range is one.
+    pub fn port(&self) -> Option<u16> {
+        (self.lo == self.hi).then_some(self.lo)
+    }
+
+    /// Whether `p` is in the range.
+    #[inline]
+    pub fn contains(&self, p: u16) -> bool {
+        self.lo <= p && p <= self.hi
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port() {
+            Some(p) => write!(f, "{p}"),
+            None => write!(f, "{}-{}", self.lo, self.hi),
+        }
+    }
+}
+
+/// Parses `[!]ADDR[/LEN][,...]`.
+pub fn parse_addrs(s: &str) -> Result<Match<Cidr>, String> {
+    Match::parse(s, Cidr::parse)
+}
+
+/// Parses `[!]PORT[-PORT][,...]`.
+pub fn parse_ports(s: &str) -> Result<Match<PortRange>, String> {
+    Match::parse(s, PortRange::parse)
+}
+
+/// Parses `[!]VALUE[/MASK][,...]`.
+pub fn parse_marks(s: &str) -> Result<Match<(u32, u32)>, String> {
+    Match::parse(s, parse_mark)
+}
+
+/// Parses `[!]ZONE[,...]`.
+pub fn parse_zones(s: &str) -> Result<Match<u16>, String> {
+    Match::parse(s, |z| {
+        z.parse::<u16>()
+            .map_err(|_| "not a zone from 0 to 65535".to_string())
+    })
+}
+
 /// Layer-4 protocol names as conntrack(8) prints them.
 pub const PROTO_NAMES: [(u8, &str); 8] = [
     (proto::TCP, "tcp"),
@@ -382,18 +531,24 @@ pub struct Filter {
     pub family: Option<u8>,
     /// `-p`: layer-4 protocol number.
     pub proto: Option<u8>,
-    /// `-s`: original source address or prefix.
-    pub src: Option<Cidr>,
+    /// `-s`: original source addresses or prefixes.
+    pub src: Option<Match<Cidr>>,
     /// `-d`: original destination.
-    pub dst: Option<Cidr>,
+    pub dst: Option<Match<Cidr>>,
     /// `--reply-src`.
-    pub reply_src: Option<Cidr>,
+    pub reply_src: Option<Match<Cidr>>,
     /// `--reply-dst`.
-    pub reply_dst: Option<Cidr>,
-    /// `--sport`: original source port.
-    pub sport: Option<u16>,
+    pub reply_dst: Option<Match<Cidr>>,
+    /// `--addr`: any of the four addresses, either direction.
+    pub addr: Option<Match<Cidr>>,
+    /// `--sport`: original source ports or ranges.
+    pub sport: Option<Match<PortRange>>,
     /// `--dport`: original destination port.
-    pub dport: Option<u16>,
+    pub dport: Option<Match<PortRange>>,
+    /// `--reply-port-src`: reply source port.
+    pub reply_sport: Option<Match<PortRange>>,
+    /// `--reply-port-dst`: reply destination port.
+    pub reply_dport: Option<Match<PortRange>>,
     /// `--icmp-type`, `--icmp-code`, `--icmp-id` (original direction).
     pub icmp_type: Option<u8>,
     /// `--icmp-code`.
@@ -404,16 +559,16 @@ pub struct Filter {
     pub state: Option<StateMatch>,
     /// `--status`.
     pub status: Option<StatusMatch>,
-    /// `--mark VALUE[/MASK]`.
-    pub mark: Option<(u32, u32)>,
+    /// `--mark VALUE[/MASK]`: `mark & MASK == VALUE` for one of them.
+    pub mark: Option<Match<(u32, u32)>>,
     /// `--zone`: the entry's zone, whatever its direction (the kernel's
     /// `nf_ct_zone_equal_any`).
-    pub zone: Option<u16>,
+    pub zone: Option<Match<u16>>,
     /// `--orig-zone`: the zone of the original direction (an entry whose
     /// zone applies to the reply direction only is in zone 0 here).
-    pub orig_zone: Option<u16>,
+    pub orig_zone: Option<Match<u16>>,
     /// `--reply-zone`: the zone of the reply direction.
-    pub reply_zone: Option<u16>,
+    pub reply_zone: Option<Match<u16>>,
     /// `--src-nat`, `--dst-nat`, `--any-nat`.
     pub nat: NatMatch,
     /// `--timeout-below SECS`: remaining timeout strictly below.
@@ -515,35 +670,41 @@ impl Filter {
                 _ => {}
             }
         }
+        // A positive address list of one family implies that family (a
+        // negated one does not: `-s !10.0.0.1` keeps IPv6 entries).
         for (flag, c) in [
-            ("--src", self.src),
-            ("--dst", self.dst),
-            ("--reply-src", self.reply_src),
-            ("--reply-dst", self.reply_dst),
+            ("--src", &self.src),
+            ("--dst", &self.dst),
+            ("--reply-src", &self.reply_src),
+            ("--reply-dst", &self.reply_dst),
+            ("--addr", &self.addr),
         ] {
             let Some(c) = c else { continue };
-            match self.family {
-                None => self.family = Some(c.family()),
-                Some(f) if f != c.family() => {
+            if let Some(f) = self.family {
+                if let Some(bad) = c.values.iter().find(|v| v.family() != f) {
                     return Err(FilterError::new(
                         flag,
-                        &c.to_string(),
+                        &bad.to_string(),
                         format!("address is not {}", family_name(f)),
-                    ))
+                    ));
                 }
-                _ => {}
+            }
+            let first = c.values[0].family();
+            if !c.negated && c.values.iter().all(|v| v.family() == first) {
+                self.family = Some(first);
             }
         }
-        if self.sport.is_some() || self.dport.is_some() {
-            if let Some(p) = self.proto {
+        for (flag, ports) in [
+            ("--sport", &self.sport),
+            ("--dport", &self.dport),
+            ("--reply-port-src", &self.reply_sport),
+            ("--reply-port-dst", &self.reply_dport),
+        ] {
+            if let (Some(m), Some(p)) = (ports, self.proto) {
                 if !has_ports(p) {
                     return Err(FilterError::new(
-                        if self.sport.is_some() {
-                            "--sport"
-                        } else {
-                            "--dport"
-                        },
-                        &self.sport.or(self.dport).unwrap_or(0).to_string(),
+                        flag,
+                        &m.to_string(),
                         format!("{} has no ports", proto_name(p)),
                     ));
                 }
@@ -552,16 +713,27 @@ impl Filter {
         // Criteria that hold for every entry of the family select nothing
         // narrower: drop them, so that `--mark 0/0` or `-s 0.0.0.0/0` count
         // as unfiltered (the family they imply stays).
-        if self.mark.is_some_and(|(_, mask)| mask == 0) {
+        if self
+            .mark
+            .as_ref()
+            .is_some_and(|m| !m.negated && m.values.iter().any(|(_, mask)| *mask == 0))
+        {
             self.mark = None;
         }
+        let family = self.family;
         for c in [
             &mut self.src,
             &mut self.dst,
             &mut self.reply_src,
             &mut self.reply_dst,
+            &mut self.addr,
         ] {
-            if c.is_some_and(|c| c.prefix == 0) {
+            let everything = c.as_ref().is_some_and(|m| {
+                !m.negated
+                    && m.values.iter().any(|v| v.prefix == 0)
+                    && m.values.iter().all(|v| Some(v.family()) == family)
+            });
+            if everything {
                 *c = None;
             }
         }
@@ -595,17 +767,24 @@ impl Filter {
                 return false;
             }
         }
-        if !cidr_match(&self.src, &f.orig.src)
-            || !cidr_match(&self.dst, &f.orig.dst)
-            || !cidr_match(&self.reply_src, &f.reply.src)
-            || !cidr_match(&self.reply_dst, &f.reply.dst)
+        if !addr_match(&self.src, &f.orig.src)
+            || !addr_match(&self.dst, &f.orig.dst)
+            || !addr_match(&self.reply_src, &f.reply.src)
+            || !addr_match(&self.reply_dst, &f.reply.dst)
         {
             return false;
         }
-        if self.sport.is_some() && f.orig.src_port != self.sport {
-            return false;
+        if let Some(m) = &self.addr {
+            let ips = [f.orig.src, f.orig.dst, f.reply.src, f.reply.dst];
+            if !m.test(|c| ips.iter().flatten().any(|ip| c.contains(ip))) {
+                return false;
+            }
         }
-        if self.dport.is_some() && f.orig.dst_port != self.dport {
+        if !port_match(&self.sport, f.orig.src_port)
+            || !port_match(&self.dport, f.orig.dst_port)
+            || !port_match(&self.reply_sport, f.reply.src_port)
+            || !port_match(&self.reply_dport, f.reply.dst_port)
+        {
             return false;
         }
         if self.icmp_type.is_some() && f.orig.icmp_type != self.icmp_type {
@@ -622,19 +801,20 @@ impl Filter {
                 return false;
             }
         }
-        if let Some((value, mask)) = self.mark {
-            if f.mark.unwrap_or(0) & mask != value {
+        if let Some(m) = &self.mark {
+            let mark = f.mark.unwrap_or(0);
+            if !m.test(|(value, mask)| mark & mask == *value) {
                 return false;
             }
         }
-        if self.zone.is_some() && self.zone != Some(zone_id(f)) {
-            return false;
-        }
-        if self.orig_zone.is_some() && self.orig_zone != Some(orig_zone(f)) {
-            return false;
-        }
-        if self.reply_zone.is_some() && self.reply_zone != Some(reply_zone(f)) {
-            return false;
+        for (m, z) in [
+            (&self.zone, zone_id(f)),
+            (&self.orig_zone, orig_zone(f)),
+            (&self.reply_zone, reply_zone(f)),
+        ] {
+            if m.as_ref().is_some_and(|m| !m.test(|v| *v == z)) {
+                return false;
+            }
         }
         if !self.nat.is_empty() && !self.nat.matches(f) {
             return false;
@@ -678,10 +858,13 @@ impl Filter {
     /// `--zone Z` is no lookup zone either: the kernel's lookup in zone Z
     /// misses an entry whose zone Z applies to the reply direction only.
     pub fn single_tuple(&self) -> Option<Tuple> {
-        self.orig_zone?;
+        self.orig_zone.as_ref()?.single()?;
         let p = self.proto?;
-        let src = self.src.filter(Cidr::is_host)?.addr;
-        let dst = self.dst.filter(Cidr::is_host)?.addr;
+        let host =
+            |m: &Option<Match<Cidr>>| m.as_ref()?.single().filter(|c| c.is_host()).map(|c| c.addr);
+        let port = |m: &Option<Match<PortRange>>| m.as_ref()?.single()?.port();
+        let src = host(&self.src)?;
+        let dst = host(&self.dst)?;
         let mut t = Tuple {
             src: Some(src),
             dst: Some(dst),
@@ -689,8 +872,8 @@ impl Filter {
             ..Tuple::default()
         };
         if has_ports(p) {
-            t.src_port = Some(self.sport?);
-            t.dst_port = Some(self.dport?);
+            t.src_port = Some(port(&self.sport)?);
+            t.dst_port = Some(port(&self.dport)?);
         } else if p == proto::ICMP || p == proto::ICMPV6 {
             t.icmp_type = Some(self.icmp_type?);
             t.icmp_code = Some(self.icmp_code?);
@@ -739,8 +922,8 @@ impl Filter {
         let family_ok = has(Criteria::FAMILY);
         // Tuple fields need a family in CTA_FILTER (ctnetlink_alloc_filter).
         let tuple_ok = family_ok;
-        let addr = |c: &Option<Cidr>| -> Option<IpAddr> {
-            let c = c.filter(Cidr::is_host)?;
+        let addr = |m: &Option<Match<Cidr>>| -> Option<IpAddr> {
+            let c = m.as_ref()?.single().filter(|c| c.is_host())?;
             let class = if c.addr.is_ipv4() {
                 Criteria::IPV4
             } else {
@@ -756,12 +939,13 @@ impl Filter {
                 Some(proto::ICMPV6) => has(Criteria::ICMPV6),
                 _ => false,
             };
+        let port = |m: &Option<Match<PortRange>>| m.as_ref()?.single()?.port().filter(|_| ports);
         let orig = Tuple {
             src: addr(&self.src),
             dst: addr(&self.dst),
             proto,
-            src_port: self.sport.filter(|_| ports),
-            dst_port: self.dport.filter(|_| ports),
+            src_port: port(&self.sport),
+            dst_port: port(&self.dport),
             icmp_type: self.icmp_type.filter(|_| icmp),
             icmp_code: self.icmp_code.filter(|_| icmp),
             icmp_id: self.icmp_id.filter(|_| icmp),
@@ -776,29 +960,39 @@ impl Filter {
             family: self.family.filter(|_| family_ok).unwrap_or(0),
             orig,
             reply,
-            mark: self.mark.filter(|_| has(Criteria::MARK)),
+            mark: self
+                .mark
+                .as_ref()
+                .and_then(Match::single)
+                .copied()
+                .filter(|_| has(Criteria::MARK)),
             status: self
                 .status
                 .filter(|_| has(Criteria::STATUS))
                 .map(|s| (s.set, s.set | s.clear)),
-            zone: self.zone.filter(|_| has(Criteria::ZONE)),
+            zone: self
+                .zone
+                .as_ref()
+                .and_then(Match::single)
+                .copied()
+                .filter(|_| has(Criteria::ZONE)),
         };
         // Exact when nothing of the filter was left out of the request.
         let sent = Filter {
             family: (base.family != 0).then_some(base.family),
             proto: base.orig.proto,
-            src: self.src.filter(|_| base.orig.src.is_some()),
-            dst: self.dst.filter(|_| base.orig.dst.is_some()),
-            reply_src: self.reply_src.filter(|_| base.reply.src.is_some()),
-            reply_dst: self.reply_dst.filter(|_| base.reply.dst.is_some()),
-            sport: base.orig.src_port,
-            dport: base.orig.dst_port,
+            src: self.src.clone().filter(|_| base.orig.src.is_some()),
+            dst: self.dst.clone().filter(|_| base.orig.dst.is_some()),
+            reply_src: self.reply_src.clone().filter(|_| base.reply.src.is_some()),
+            reply_dst: self.reply_dst.clone().filter(|_| base.reply.dst.is_some()),
+            sport: base.orig.src_port.map(|p| Match::one(PortRange::one(p))),
+            dport: base.orig.dst_port.map(|p| Match::one(PortRange::one(p))),
             icmp_type: base.orig.icmp_type,
             icmp_code: base.orig.icmp_code,
             icmp_id: base.orig.icmp_id,
             status: self.status.filter(|_| base.status.is_some()),
-            mark: base.mark,
-            zone: base.zone,
+            mark: base.mark.map(Match::one),
+            zone: base.zone.map(Match::one),
             ..Filter::default()
         };
         let exact = sent == *self;
@@ -826,18 +1020,21 @@ impl Filter {
         Filter {
             family: self.family,
             proto: self.proto,
-            src: self.src,
-            dst: self.dst,
-            reply_src: self.reply_src,
-            reply_dst: self.reply_dst,
-            sport: self.sport,
-            dport: self.dport,
+            src: self.src.clone(),
+            dst: self.dst.clone(),
+            reply_src: self.reply_src.clone(),
+            reply_dst: self.reply_dst.clone(),
+            addr: self.addr.clone(),
+            sport: self.sport.clone(),
+            dport: self.dport.clone(),
+            reply_sport: self.reply_sport.clone(),
+            reply_dport: self.reply_dport.clone(),
             icmp_type: self.icmp_type,
             icmp_code: self.icmp_code,
             icmp_id: self.icmp_id,
-            zone: self.zone,
-            orig_zone: self.orig_zone,
-            reply_zone: self.reply_zone,
+            zone: self.zone.clone(),
+            orig_zone: self.orig_zone.clone(),
+            reply_zone: self.reply_zone.clone(),
             id: self.id,
             ..Filter::default()
         }
@@ -876,10 +1073,20 @@ pub fn reply_zone(f: &Flow<'_>) -> u16 {
 }
 
 #[inline]
-fn cidr_match(c: &Option<Cidr>, ip: &Option<IpAddr>) -> bool {
-    match (c, ip) {
+fn addr_match(m: &Option<Match<Cidr>>, ip: &Option<IpAddr>) -> bool {
+    match (m, ip) {
         (None, _) => true,
-        (Some(c), Some(ip)) => c.contains(ip),
+        (Some(m), Some(ip)) => m.test(|c| c.contains(ip)),
+        (Some(_), None) => false,
+    }
+}
+
+/// A port criterion holds only for entries that have that port.
+#[inline]
+fn port_match(m: &Option<Match<PortRange>>, port: Option<u16>) -> bool {
+    match (m, port) {
+        (None, _) => true,
+        (Some(m), Some(p)) => m.test(|r| r.contains(p)),
         (Some(_), None) => false,
     }
 }
@@ -975,7 +1182,7 @@ mod tests {
         assert_eq!(parse_mark("0x10/0xf0").unwrap(), (0x10, 0xf0));
         assert_eq!(parse_mark("7").unwrap(), (7, u32::MAX));
         let f = Filter {
-            mark: Some((0x10, 0xf0)),
+            mark: Some(Match::one((0x10, 0xf0))),
             ..Filter::default()
         };
         assert!(f.matches(&tcp_flow(3)));
@@ -985,7 +1192,7 @@ mod tests {
     fn kernel_plan_splits_by_family_and_follows_the_proof() {
         let f = Filter {
             proto: Some(proto::UDP),
-            dport: Some(53),
+            dport: Some(Match::one(PortRange::one(53))),
             ..Filter::default()
         };
         let plan = f.kernel_plan(Criteria::ALL);
@@ -1005,7 +1212,7 @@ mod tests {
         assert!(!plan.exact);
 
         let f = Filter {
-            src: Some(Cidr::parse("10.0.0.0/8").unwrap()),
+            src: Some(Match::one(Cidr::parse("10.0.0.0/8").unwrap())),
             ..Filter::default()
         }
         .normalize()
@@ -1020,7 +1227,7 @@ mod tests {
         assert!(!plan.exact);
 
         let f = Filter {
-            mark: Some((1, 1)),
+            mark: Some(Match::one((1, 1))),
             ..Filter::default()
         };
         let plan = f.kernel_plan(Criteria::ALL);
@@ -1029,7 +1236,7 @@ mod tests {
         assert!(plan.exact);
         // Directional zones are not sent: never exact.
         let f = Filter {
-            orig_zone: Some(1),
+            orig_zone: Some(Match::one(1)),
             ..Filter::default()
         };
         assert!(!f.kernel_plan(Criteria::ALL).exact);
@@ -1045,7 +1252,7 @@ mod tests {
         reply_only.reply.zone = Some(5);
         let none = tcp_flow(3);
         let zone = |z| Filter {
-            zone: Some(z),
+            zone: Some(Match::one(z)),
             ..Filter::default()
         };
         for f in [&both, &orig_only, &reply_only] {
@@ -1054,11 +1261,11 @@ mod tests {
         }
         assert!(zone(0).matches(&none));
         let oz = |z| Filter {
-            orig_zone: Some(z),
+            orig_zone: Some(Match::one(z)),
             ..Filter::default()
         };
         let rz = |z| Filter {
-            reply_zone: Some(z),
+            reply_zone: Some(Match::one(z)),
             ..Filter::default()
         };
         assert!(oz(5).matches(&both) && rz(5).matches(&both));
@@ -1069,14 +1276,14 @@ mod tests {
     #[test]
     fn trivial_criteria_select_everything() {
         let f = Filter {
-            mark: Some((0, 0)),
+            mark: Some(Match::one((0, 0))),
             ..Filter::default()
         }
         .normalize()
         .unwrap();
         assert!(f.is_empty() && f.selects_everything());
         let f = Filter {
-            src: Some(Cidr::parse("0.0.0.0/0").unwrap()),
+            src: Some(Match::one(Cidr::parse("0.0.0.0/0").unwrap())),
             ..Filter::default()
         }
         .normalize()
@@ -1088,7 +1295,7 @@ mod tests {
         );
         assert!(f.selects_everything());
         let f = Filter {
-            dst: Some(Cidr::parse("::/0").unwrap()),
+            dst: Some(Match::one(Cidr::parse("::/0").unwrap())),
             family: Some(AF_INET6),
             ..Filter::default()
         }
@@ -1096,7 +1303,7 @@ mod tests {
         .unwrap();
         assert!(f.selects_everything());
         let f = Filter {
-            mark: Some((1, 1)),
+            mark: Some(Match::one((1, 1))),
             ..Filter::default()
         }
         .normalize()
@@ -1108,10 +1315,10 @@ mod tests {
     fn single_tuple_needs_the_lookup_zone() {
         let mut f = Filter {
             proto: Some(proto::TCP),
-            src: Some(Cidr::parse("10.0.0.1").unwrap()),
-            dst: Some(Cidr::parse("10.0.0.2").unwrap()),
-            sport: Some(1),
-            dport: Some(2),
+            src: Some(Match::one(Cidr::parse("10.0.0.1").unwrap())),
+            dst: Some(Match::one(Cidr::parse("10.0.0.2").unwrap())),
+            sport: Some(Match::one(PortRange::one(1))),
+            dport: Some(Match::one(PortRange::one(2))),
             ..Filter::default()
         };
         assert_eq!(
@@ -1119,16 +1326,16 @@ mod tests {
             None,
             "without a zone: every zone, by dump"
         );
-        f.zone = Some(0);
+        f.zone = Some(Match::one(0));
         assert_eq!(
             f.single_tuple(),
             None,
             "--zone is any direction: not a lookup"
         );
         f.zone = None;
-        f.orig_zone = Some(0);
+        f.orig_zone = Some(Match::one(0));
         assert!(f.single_tuple().is_some());
-        f.mark = Some((1, 1));
+        f.mark = Some(Match::one((1, 1)));
         assert_eq!(f.single_tuple(), None);
     }
 
@@ -1136,14 +1343,14 @@ mod tests {
     fn contradictions_are_errors() {
         assert!(Filter {
             family: Some(AF_INET6),
-            src: Some(Cidr::parse("10.0.0.1").unwrap()),
+            src: Some(Match::one(Cidr::parse("10.0.0.1").unwrap())),
             ..Filter::default()
         }
         .normalize()
         .is_err());
         assert!(Filter {
             proto: Some(proto::ICMP),
-            dport: Some(1),
+            dport: Some(Match::one(PortRange::one(1))),
             ..Filter::default()
         }
         .normalize()

@@ -40,7 +40,8 @@ use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, ProtoInfo, RequestBuf,
 use ctctl_netlink::header::{AF_INET, AF_INET6, IPCTNL_MSG_CT_NEW};
 use ctctl_netlink::Socket;
 
-use crate::filter::{zone_id, Cidr, Filter, KernelPlan, StatusMatch};
+use crate::filter::{zone_id, Cidr, Filter, KernelPlan, Match, PortRange, StatusMatch};
+use crate::filterset::Selection;
 use crate::Conntrack;
 
 /// Where the verdict is kept between runs (one boot).
@@ -213,7 +214,7 @@ pub enum Op {
 /// The kernel's share of `filter` for `op`, from what this kernel was
 /// proved to honour. The probe runs (or its cache is read) only when the
 /// filter has something the kernel could select by.
-pub fn plan(filter: &Filter, op: Op) -> KernelPlan {
+pub fn plan<S: Selection + ?Sized>(filter: &S, op: Op) -> KernelPlan {
     let wanted = filter.kernel_plan(Criteria::ALL);
     if wanted.filters.iter().all(KernelFilter::is_empty) {
         return wanted;
@@ -545,8 +546,12 @@ struct Case {
     filter: Filter,
 }
 
-fn host(s: &str) -> Option<Cidr> {
-    Cidr::parse(s).ok()
+fn host(s: &str) -> Option<Match<Cidr>> {
+    Cidr::parse(s).ok().map(Match::one)
+}
+
+fn port(p: u16) -> Option<Match<PortRange>> {
+    Some(Match::one(PortRange::one(p)))
 }
 
 /// Builds probe entries: `flow(src, dst, proto, sport|type, dport|id)`,
@@ -711,7 +716,7 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
         dst: host("10.99.0.2"),
         reply_src: host("10.99.0.2"),
         reply_dst: host("10.99.0.1"),
-        dport: Some(80),
+        dport: port(80),
         ..f()
     };
     let icmp_echo = Filter {
@@ -741,9 +746,9 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
                 .with(C::STATUS)
                 .with(C::ZONE),
             Filter {
-                mark: Some((1, u32::MAX)),
+                mark: Some(Match::one((1, u32::MAX))),
                 status: status("ASSURED"),
-                zone: Some(5),
+                zone: Some(Match::one(5)),
                 ..v4_tuple.clone()
             },
         ),
@@ -762,7 +767,7 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             "-f ipv4 -p icmp --icmp-type 8 --icmp-code 0 --icmp-id 7 --zone 0",
             C::ICMP.with(C::ZONE),
             Filter {
-                zone: Some(0),
+                zone: Some(Match::one(0)),
                 ..icmp_echo.clone()
             },
         ),
@@ -792,10 +797,10 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
                 src: host("10.99.0.1"),
                 dst: host("10.99.0.2"),
                 proto: Some(proto::TCP),
-                sport: Some(1001),
-                dport: Some(80),
-                zone: Some(5),
-                mark: Some((9, u32::MAX)),
+                sport: port(1001),
+                dport: port(80),
+                zone: Some(Match::one(5)),
+                mark: Some(Match::one((9, u32::MAX))),
                 ..f()
             },
         ),
@@ -823,8 +828,8 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             C::PORTS,
             Filter {
                 proto: Some(proto::TCP),
-                sport: Some(1001),
-                dport: Some(80),
+                sport: port(1001),
+                dport: port(80),
                 ..f()
             },
         ),
@@ -832,7 +837,7 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             "--mark 1",
             C::MARK,
             Filter {
-                mark: Some((1, u32::MAX)),
+                mark: Some(Match::one((1, u32::MAX))),
                 ..f()
             },
         ),
@@ -848,7 +853,7 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             "--zone 5",
             C::ZONE,
             Filter {
-                zone: Some(5),
+                zone: Some(Match::one(5)),
                 ..f()
             },
         ),
@@ -856,7 +861,7 @@ fn cases() -> (Vec<Case>, Vec<Case>) {
             "--zone 0",
             C::ZONE,
             Filter {
-                zone: Some(0),
+                zone: Some(Match::one(0)),
                 ..f()
             },
         ),
@@ -1235,7 +1240,7 @@ mod tests {
         let v = Verdict::nothing("making a private network namespace needs CAP_SYS_ADMIN");
         for op in [Op::Dump, Op::Flush] {
             let f = Filter {
-                mark: Some((1, u32::MAX)),
+                mark: Some(Match::one((1, u32::MAX))),
                 ..Filter::default()
             };
             let plan = f.kernel_plan(v.proved(op));

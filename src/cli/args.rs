@@ -4,8 +4,9 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::filter::{
-    parse_duration, parse_family, parse_mark, parse_proto, parse_u32, AgeMatch, Cidr, Filter,
-    FilterError, IdleMatch, NatMatch, StateMatch, StatusMatch,
+    parse_addrs, parse_duration, parse_family, parse_mark, parse_marks, parse_ports, parse_proto,
+    parse_u32, parse_zones, AgeMatch, Cidr, Filter, FilterError, IdleMatch, Match, NatMatch,
+    PortRange, StateMatch, StatusMatch,
 };
 use crate::tune::{self, timeouts::StateTimeouts, Paths};
 
@@ -400,24 +401,46 @@ pub struct FilterArgs {
     #[arg(short = 'p', long = "proto", visible_alias = "protonum", value_name = "PROTO", value_parser = parse_proto)]
     pub proto: Option<u8>,
 
-    /// Original source address or CIDR prefix
-    #[arg(short = 's', long = "src", visible_alias = "orig-src", value_name = "ADDR[/LEN]", value_parser = Cidr::parse)]
-    pub src: Option<Cidr>,
+    /// Original source: addresses or CIDR prefixes, comma-separated; a leading
+    /// `!` selects entries with none of them
+    #[arg(short = 's', long = "src", visible_alias = "orig-src", value_name = "[!]ADDR[/LEN][,...]", value_parser = parse_addrs)]
+    pub src: Option<Match<Cidr>>,
 
-    /// Original destination address or CIDR prefix
-    #[arg(short = 'd', long = "dst", visible_alias = "orig-dst", value_name = "ADDR[/LEN]", value_parser = Cidr::parse)]
-    pub dst: Option<Cidr>,
+    /// Original destination, likewise
+    #[arg(short = 'd', long = "dst", visible_alias = "orig-dst", value_name = "[!]ADDR[/LEN][,...]", value_parser = parse_addrs)]
+    pub dst: Option<Match<Cidr>>,
 
-    /// Reply source address or CIDR prefix
-    #[arg(short = 'r', long = "reply-src", value_name = "ADDR[/LEN]", value_parser = Cidr::parse)]
-    pub reply_src: Option<Cidr>,
+    /// Reply source, likewise (`!` + the endpoints: replies from none of them)
+    #[arg(short = 'r', long = "reply-src", value_name = "[!]ADDR[/LEN][,...]", value_parser = parse_addrs)]
+    pub reply_src: Option<Match<Cidr>>,
 
-    /// Reply destination address or CIDR prefix
-    #[arg(short = 'q', long = "reply-dst", value_name = "ADDR[/LEN]", value_parser = Cidr::parse)]
-    pub reply_dst: Option<Cidr>,
+    /// Reply destination, likewise
+    #[arg(short = 'q', long = "reply-dst", value_name = "[!]ADDR[/LEN][,...]", value_parser = parse_addrs)]
+    pub reply_dst: Option<Match<Cidr>>,
+
+    /// Any address of the entry, either direction (original or reply, source
+    /// or destination); with `!`, none of the four
+    #[arg(long = "addr", value_name = "[!]ADDR[/LEN][,...]", value_parser = parse_addrs)]
+    pub addr: Option<Match<Cidr>>,
+
+    /// Original source ports or ranges (`1024-65535`), comma-separated; `!` negates
+    #[arg(long = "sport", visible_alias = "orig-port-src", value_name = "[!]PORT[-PORT][,...]", value_parser = parse_ports)]
+    pub sport: Option<Match<PortRange>>,
+
+    /// Original destination ports or ranges (`53,5353`, `30000-32767`)
+    #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "[!]PORT[-PORT][,...]", value_parser = parse_ports)]
+    pub dport: Option<Match<PortRange>>,
+
+    /// Reply source ports or ranges
+    #[arg(long = "reply-port-src", value_name = "[!]PORT[-PORT][,...]", value_parser = parse_ports)]
+    pub reply_sport: Option<Match<PortRange>>,
+
+    /// Reply destination ports or ranges
+    #[arg(long = "reply-port-dst", value_name = "[!]PORT[-PORT][,...]", value_parser = parse_ports)]
+    pub reply_dport: Option<Match<PortRange>>,
 
     #[command(flatten)]
-    pub l4: L4Args,
+    pub icmp: IcmpArgs,
 
     /// Protocol state(s), comma-separated, as conntrack prints them
     /// (TIME_WAIT,CLOSE_WAIT); a TCP state name implies -p tcp
@@ -429,24 +452,24 @@ pub struct FilterArgs {
     #[arg(short = 'u', long, value_name = "STATUS[,...]", value_parser = StatusMatch::parse)]
     pub status: Option<StatusMatch>,
 
-    /// Connection mark: VALUE or VALUE/MASK (decimal or 0x hex)
-    #[arg(short = 'm', long, value_name = "VALUE[/MASK]", value_parser = parse_mark)]
-    pub mark: Option<(u32, u32)>,
+    /// Connection mark: VALUE or VALUE/MASK (decimal or 0x hex), comma-separated; `!` negates
+    #[arg(short = 'm', long, value_name = "[!]VALUE[/MASK][,...]", value_parser = parse_marks)]
+    pub mark: Option<Match<(u32, u32)>>,
 
-    /// Conntrack zone, whatever direction it applies to (as the kernel's
+    /// Conntrack zones, whatever direction they apply to (as the kernel's
     /// zone filter); entries without a zone are in zone 0
-    #[arg(short = 'w', long, value_name = "ZONE")]
-    pub zone: Option<u16>,
+    #[arg(short = 'w', long, value_name = "[!]ZONE[,...]", value_parser = parse_zones)]
+    pub zone: Option<Match<u16>>,
 
     /// Zone of the original direction (a zone set for the reply direction
     /// only counts as 0 here). With a full tuple, names one entry: deleted
     /// or updated directly, without a dump
-    #[arg(long = "orig-zone", value_name = "ZONE")]
-    pub orig_zone: Option<u16>,
+    #[arg(long = "orig-zone", value_name = "[!]ZONE[,...]", value_parser = parse_zones)]
+    pub orig_zone: Option<Match<u16>>,
 
     /// Zone of the reply direction
-    #[arg(long = "reply-zone", value_name = "ZONE")]
-    pub reply_zone: Option<u16>,
+    #[arg(long = "reply-zone", value_name = "[!]ZONE[,...]", value_parser = parse_zones)]
+    pub reply_zone: Option<Match<u16>>,
 
     /// Source-NATed entries; with an address, NATed to that address
     #[arg(long = "src-nat", value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
@@ -490,6 +513,12 @@ pub struct FilterArgs {
     /// net.netfilter.nf_conntrack_timestamp=1 when they were created)
     #[arg(long = "older-than", value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Option<u64>,
+
+    /// More selections, one per line of FILE (- for stdin) in the syntax of these
+    /// flags; an entry matches if it matches any line and every filter given on the
+    /// command line. `#` starts a comment. list, count, delete, flush, update, save
+    #[arg(long = "filters-from", value_name = "FILE|-")]
+    pub filters_from: Option<std::path::PathBuf>,
 }
 
 impl FilterArgs {
@@ -546,21 +575,24 @@ impl FilterArgs {
         Filter {
             family: self.family,
             proto: self.proto,
-            src: self.src,
-            dst: self.dst,
-            reply_src: self.reply_src,
-            reply_dst: self.reply_dst,
-            sport: self.l4.sport,
-            dport: self.l4.dport,
-            icmp_type: self.l4.icmp_type,
-            icmp_code: self.l4.icmp_code,
-            icmp_id: self.l4.icmp_id,
+            src: self.src.clone(),
+            dst: self.dst.clone(),
+            reply_src: self.reply_src.clone(),
+            reply_dst: self.reply_dst.clone(),
+            addr: self.addr.clone(),
+            sport: self.sport.clone(),
+            dport: self.dport.clone(),
+            reply_sport: self.reply_sport.clone(),
+            reply_dport: self.reply_dport.clone(),
+            icmp_type: self.icmp.icmp_type,
+            icmp_code: self.icmp.icmp_code,
+            icmp_id: self.icmp.icmp_id,
             state,
             status: self.status,
-            mark: self.mark,
-            zone: self.zone,
-            orig_zone: self.orig_zone,
-            reply_zone: self.reply_zone,
+            mark: self.mark.clone(),
+            zone: self.zone.clone(),
+            orig_zone: self.orig_zone.clone(),
+            reply_zone: self.reply_zone.clone(),
             nat: NatMatch {
                 src: nat_addr("--src-nat", &self.src_nat)?,
                 dst: nat_addr("--dst-nat", &self.dst_nat)?,
@@ -630,6 +662,13 @@ pub struct L4Args {
     #[arg(long = "dport", visible_alias = "orig-port-dst", value_name = "PORT")]
     pub dport: Option<u16>,
 
+    #[command(flatten)]
+    pub icmp: IcmpArgs,
+}
+
+/// ICMP and ICMPv6 fields of the original direction.
+#[derive(Debug, Clone, Default, Args)]
+pub struct IcmpArgs {
     /// ICMP / ICMPv6 type
     #[arg(long = "icmp-type", value_name = "TYPE")]
     pub icmp_type: Option<u8>,
@@ -699,9 +738,11 @@ impl TupleArgs {
             t.src_port = Some(s);
             t.dst_port = Some(d);
         } else if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
-            let (Some(ty), Some(code), Some(id)) =
-                (self.l4.icmp_type, self.l4.icmp_code, self.l4.icmp_id)
-            else {
+            let (Some(ty), Some(code), Some(id)) = (
+                self.l4.icmp.icmp_type,
+                self.l4.icmp.icmp_code,
+                self.l4.icmp.icmp_id,
+            ) else {
                 return Err(
                     "an ICMP entry is named by --icmp-type, --icmp-code and --icmp-id".to_string(),
                 );

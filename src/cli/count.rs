@@ -70,7 +70,7 @@ fn by_name(by: CountBy) -> &'static str {
 
 /// `ctctl count`.
 pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
-    let filter = a.filter.to_filter()?;
+    let filter = super::select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
     let mut out = Out::stdout();
     let json = cli.output == Format::Json;

@@ -18,8 +18,10 @@ use anyhow::bail;
 
 use super::args::{Cli, DeleteArgs, Format};
 use super::output::Out;
+use super::select::Selector;
 use super::{report_batch, text, Outcome, Render};
 use crate::filter::Filter;
+use crate::filterset::FilterSet;
 use crate::probe::{self, Op};
 use crate::{BatchStats, Conntrack};
 
@@ -41,49 +43,43 @@ impl Method {
     }
 }
 
+/// `--filters-from` sets of at most this many lines, each one the kernel
+/// can flush exactly, are deleted by one flush per line; larger sets by
+/// one dump. Every flush walks the whole table (kernel time), a dump walks
+/// it once and ctctl decodes what it returns; see the README for the
+/// measurement behind the number.
+pub const MAX_LINE_FLUSHES: usize = 2;
+
 /// `ctctl delete` (`flush` false) and `ctctl flush` (`flush` true).
 pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
-    // Parse and build the filter before anything touches the kernel: a
-    // filter that does not build deletes nothing.
-    let filter = a.filter.to_filter()?;
+    // Parse and build the filter (and every --filters-from line) before
+    // anything touches the kernel: a filter that does not build deletes
+    // nothing.
+    let sel = super::select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
     if a.dry_run {
-        return dry_run(cli, a, &mut ct, &filter, flush);
+        return dry_run(cli, a, &mut ct, &sel, flush);
     }
-    refuse_everything(&filter, a.all, || Ok(flush && confirm_flush(&mut ct)?))?;
+    let bare = sel.is_empty();
+    refuse_everything(&sel, a.all, || Ok(flush && bare && confirm_flush(&mut ct)?))?;
 
-    let (stats, method) = if let Some(tuple) = filter.single_tuple() {
-        tracing::debug!("one entry named by its tuple and --orig-zone: a single delete");
-        let gone = !ct.delete(&tuple, filter.orig_zone, filter.id)?;
-        let stats = BatchStats {
-            done: u64::from(!gone),
-            skipped: u64::from(gone),
-            ..BatchStats::default()
-        };
-        (stats, Method::Tuple)
-    } else {
-        let plan = probe::plan(&filter, Op::Flush);
-        if plan.exact {
-            // The kernel does not say how many a flush removed; the table
-            // size before and after does, as long as nothing else changes it.
-            let before = ct.stats()?.entries;
-            let mut stats = match plan.filters.as_slice() {
-                [one] => {
-                    ct.flush(one)?;
-                    BatchStats::default()
-                }
-                [first, rest @ ..] => flush_and_sweep(&mut ct, &filter, first, rest)?,
-                [] => BatchStats::default(),
-            };
-            let after = ct.stats()?.entries;
-            stats.done = before.saturating_sub(after) as u64;
-            (stats, Method::KernelFilter)
-        } else {
-            tracing::debug!("deleting by tuple and id from a dump");
-            (delete_from_dump(&mut ct, &filter)?, Method::Dump)
+    let mut per_line = Vec::new();
+    let (stats, method) = match &sel {
+        Selector::One(filter) => delete_one(&mut ct, filter)?,
+        Selector::Set(set, numbers) => {
+            let (stats, method, counts) = delete_set(&mut ct, set)?;
+            per_line = numbers.iter().copied().zip(counts).collect();
+            (stats, method)
         }
     };
-    report_batch(cli, &stats, "deleted", "already_gone", Some(method.name()))?;
+    report_batch(
+        cli,
+        &stats,
+        "deleted",
+        "already_gone",
+        Some(method.name()),
+        &per_line,
+    )?;
     if stats.failed > 0 {
         let errno = stats.first_errno().unwrap_or(0);
         bail!(
@@ -95,17 +91,128 @@ pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// Deletes what one filter selects, by the cheapest exact way.
+fn delete_one(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<(BatchStats, Method)> {
+    if let Some(tuple) = filter.single_tuple() {
+        tracing::debug!("one entry named by its tuple and --orig-zone: a single delete");
+        let zone = filter
+            .orig_zone
+            .as_ref()
+            .and_then(crate::filter::Match::single)
+            .copied();
+        let gone = !ct.delete(&tuple, zone, filter.id)?;
+        let stats = BatchStats {
+            done: u64::from(!gone),
+            skipped: u64::from(gone),
+            ..BatchStats::default()
+        };
+        return Ok((stats, Method::Tuple));
+    }
+    let plan = probe::plan(filter, Op::Flush);
+    if plan.exact {
+        return Ok((
+            kernel_flush(ct, filter, &plan.filters)?,
+            Method::KernelFilter,
+        ));
+    }
+    tracing::debug!("deleting by tuple and id from a dump");
+    Ok((delete_from_dump(ct, filter)?, Method::Dump))
+}
+
+/// Flushes in the kernel with `filters` (exact for `filter`), counted from
+/// the table size before and after: the kernel does not say how many a
+/// flush removed (right as long as nothing else changes the table).
+fn kernel_flush(
+    ct: &mut Conntrack,
+    filter: &Filter,
+    filters: &[ctctl_netlink::conntrack::KernelFilter],
+) -> anyhow::Result<BatchStats> {
+    let before = ct.stats()?.entries;
+    let mut stats = match filters {
+        [one] => {
+            ct.flush(one)?;
+            BatchStats::default()
+        }
+        [first, rest @ ..] => flush_and_sweep(ct, filter, first, rest)?,
+        [] => BatchStats::default(),
+    };
+    let after = ct.stats()?.entries;
+    stats.done = before.saturating_sub(after) as u64;
+    Ok(stats)
+}
+
+/// Deletes what a `--filters-from` set selects: one exact kernel flush per
+/// line when the lines are few and each is kernel-exact, else one dump
+/// matched against every line (indexed) and deleted by tuple and id.
+/// Returns the entries each line matched.
+fn delete_set(
+    ct: &mut Conntrack,
+    set: &FilterSet,
+) -> anyhow::Result<(BatchStats, Method, Vec<u64>)> {
+    let lines = set.lines();
+    if set.common().is_empty() && lines.len() <= MAX_LINE_FLUSHES {
+        let plans: Vec<_> = lines.iter().map(|l| probe::plan(l, Op::Flush)).collect();
+        if plans.iter().all(|p| p.exact) {
+            tracing::debug!(
+                "{} lines, each exact in the kernel: one flush per line",
+                lines.len()
+            );
+            let mut total = BatchStats::default();
+            let mut counts = Vec::new();
+            for (line, plan) in lines.iter().zip(&plans) {
+                let s = kernel_flush(ct, line, &plan.filters)?;
+                counts.push(s.done);
+                total.add(&s);
+            }
+            return Ok((total, Method::KernelFilter, counts));
+        }
+    }
+    tracing::debug!(
+        "{} lines: one dump, matched against every line, deleted by tuple and id",
+        lines.len()
+    );
+    let mut counts = vec![0u64; lines.len()];
+    let mut deleter = ct.deleter()?;
+    let mut progress = Progress::new();
+    let pre = set.prefilter();
+    // The kernel pre-selects what every line shares; each entry is then
+    // matched against the lines indexed under its addresses.
+    ct.stream(&pre, |f| -> anyhow::Result<ControlFlow<()>> {
+        if set.each_match(f, |i| counts[i] += 1) {
+            deleter.push(f)?;
+            progress.tick(deleter.queued());
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    let stats = deleter.finish()?;
+    progress.done();
+    super::warn_untrusted(ct);
+    Ok((stats, Method::Dump, counts))
+}
+
 /// Refuses (usage error, nothing sent) a destructive command whose filter
 /// selects every entry, or every entry of a family, unless `--all` was
 /// given or `confirmed` (asked only for a bare flush) says yes.
 pub fn refuse_everything(
-    filter: &Filter,
+    sel: &Selector,
     all: bool,
     confirmed: impl FnOnce() -> anyhow::Result<bool>,
 ) -> anyhow::Result<()> {
-    if all || !filter.selects_everything() {
+    if all || !sel.selects_everything() {
         return Ok(());
     }
+    if let Selector::Set(set, numbers) = sel {
+        let at = set
+            .lines()
+            .iter()
+            .position(Filter::selects_everything)
+            .map_or(0, |i| numbers[i]);
+        bail!(
+            "refusing: --filters-from line {at} selects every entry (with the command line's \
+             filters); add --all if you mean it"
+        );
+    }
+    let filter = sel.filter().expect("a single filter");
     if !filter.is_empty() {
         let family = crate::filter::family_name(filter.family.unwrap_or(0));
         bail!(
@@ -171,7 +278,7 @@ fn dry_run(
     cli: &Cli,
     a: &DeleteArgs,
     ct: &mut Conntrack,
-    filter: &Filter,
+    filter: &Selector,
     flush: bool,
 ) -> anyhow::Result<Outcome> {
     let mut n = 0u64;

@@ -74,7 +74,7 @@ pub fn open_append(path: &Path, mode: u32) -> anyhow::Result<File> {
 
 /// `ctctl events`.
 pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
-    let filter = a.filter.to_filter()?;
+    let filter = super::select::single(&a.filter, "events")?;
     let all = a.events.is_empty() || a.events.contains(&EventType::All);
     let opts = EventOptions {
         new: all || a.events.contains(&EventType::New),

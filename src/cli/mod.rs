@@ -11,6 +11,7 @@ pub mod exit;
 pub mod json;
 pub mod modify;
 pub mod output;
+pub mod select;
 pub mod signals;
 pub mod status;
 pub mod text;
@@ -143,6 +144,7 @@ pub fn report_batch(
     verb: &str,
     skipped: &str,
     method: Option<&str>,
+    lines: &[(usize, u64)],
 ) -> anyhow::Result<()> {
     if cli.output == Format::Json {
         let mut out = Out::stdout();
@@ -157,6 +159,18 @@ pub fn report_batch(
         if let Some(m) = method {
             b.extend_from_slice(b",\"method\":");
             json::string(b, m);
+        }
+        if !lines.is_empty() {
+            // --filters-from: how many entries each line matched (an entry
+            // that matches several lines counts for each).
+            b.extend_from_slice(b",\"lines\":[");
+            for (i, (line, n)) in lines.iter().enumerate() {
+                if i > 0 {
+                    b.push(b',');
+                }
+                b.extend_from_slice(format!("{{\"line\":{line},\"matched\":{n}}}").as_bytes());
+            }
+            b.push(b']');
         }
         b.push(b'}');
         out.line_done()?;
@@ -192,7 +206,7 @@ pub fn now_ns() -> u64 {
 }
 
 fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
-    let filter = a.filter.to_filter()?;
+    let filter = select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
     let render = Render::new(cli.output, a.show_id);
     let mut out = Out::stdout();

@@ -139,7 +139,7 @@ pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
 /// `ctctl update`.
 pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     let paths = Paths::system();
-    let filter = a.filter.to_filter()?;
+    let sel = super::select::selector(&a.filter)?;
     if a.set_mark.is_none()
         && a.set_timeout.is_none()
         && a.add_label.is_empty()
@@ -147,7 +147,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     {
         bail!("nothing to change: give --set-mark, --set-timeout, --add-label or --del-label");
     }
-    super::delete::refuse_everything(&filter, a.all, || Ok(false))?;
+    super::delete::refuse_everything(&sel, a.all, || Ok(false))?;
     let labels = if a.add_label.is_empty() && a.del_label.is_empty() {
         None
     } else {
@@ -171,7 +171,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         let render = Render::new(cli.output, false);
         let mut out = Out::stdout();
         let mut n = 0u64;
-        ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
             n += 1;
             render.flow(out.buf(), f, None);
             out.line_done()?;
@@ -184,9 +184,16 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     // One entry named by its tuple and --orig-zone is changed directly. The
     // kernel's update (ctnetlink_new_conntrack without NLM_F_CREATE) does not
     // compare CTA_ID, so with --id the entry is found in a dump first.
-    let direct = filter.single_tuple().filter(|_| filter.id.is_none());
-    let stats = if let Some(t) = direct {
-        let found = ct.update(&t, filter.orig_zone, &change)?;
+    let direct = sel
+        .filter()
+        .and_then(|f| Some((f.single_tuple().filter(|_| f.id.is_none())?, f)));
+    let stats = if let Some((t, filter)) = direct {
+        let zone = filter
+            .orig_zone
+            .as_ref()
+            .and_then(crate::filter::Match::single)
+            .copied();
+        let found = ct.update(&t, zone, &change)?;
         BatchStats {
             done: u64::from(found),
             skipped: u64::from(!found),
@@ -194,13 +201,13 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         }
     } else {
         let mut up = ct.updater()?;
-        ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
             up.push(f, &change)?;
             Ok(ControlFlow::Continue(()))
         })?;
         up.finish()?
     };
-    report_batch(cli, &stats, "updated", "already_gone", None)?;
+    report_batch(cli, &stats, "updated", "already_gone", None, &[])?;
     if stats.failed > 0 {
         let errno = stats.first_errno().unwrap_or(0);
         bail!(
@@ -214,7 +221,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
 
 /// `ctctl save`.
 pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
-    let filter = a.filter.to_filter()?;
+    let filter = super::select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
     let mut out = Out::stdout();
     ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
@@ -287,7 +294,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
         report_bad(f.tag, &ctctl_netlink::error::errno_text(f.errno));
     }
     stats.failed += bad_lines;
-    report_batch(cli, &stats, "created", "already_there", None)?;
+    report_batch(cli, &stats, "created", "already_there", None, &[])?;
     // Scripts must be able to tell: any line not restored is exit 2.
     if stats.failed > 0 {
         bail!(
@@ -300,7 +307,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
 
 /// `ctctl wait`.
 pub fn wait(cli: &Cli, a: &WaitArgs) -> anyhow::Result<Outcome> {
-    let filter = a.filter.to_filter()?;
+    let filter = super::select::single(&a.filter, "wait")?;
     let what = match a.condition {
         WaitCondition::Present => WaitFor::Present,
         WaitCondition::Absent => WaitFor::Absent,

@@ -8,6 +8,7 @@ mod delete;
 mod errors;
 mod events;
 mod exact;
+mod filterset;
 mod get;
 mod hardening;
 mod list;

@@ -257,6 +257,12 @@ storm() {
     [ "$cur" = "$prev" ] && break
     prev=$cur
   done
+  # CPU each listener spent (user and system, clock ticks), read before
+  # they stop: nsenter execs the listener, so the PIDs are theirs.
+  local tck cpu_ours cpu_theirs
+  tck=$(getconf CLK_TCK)
+  cpu_ours=$(awk '{ print $14, $15 }' "/proc/$ours/stat" 2>/dev/null || echo "0 0")
+  cpu_theirs=$(awk '{ print $14, $15 }' "/proc/$theirs/stat" 2>/dev/null || echo "0 0")
   kill -TERM "$ours" 2>/dev/null; wait "$ours" 2>/dev/null || true
   kill -TERM "$theirs" 2>/dev/null; wait "$theirs" 2>/dev/null || true
   LISTENERS=""
@@ -266,7 +272,8 @@ storm() {
   overruns=$(grep -o '[0-9,]* overruns' "$WORK/ev-ctctl.err" | tail -1 | tr -d ,)
   rate=$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')
   if grep -qi 'buffer' "$WORK/ev-ct.err"; then got_theirs="$got_theirs (then exited: ENOBUFS)"; fi
-  results+=("| events storm: $n inserts at $rate/s, -e new | $got_theirs delivered | $got_ours delivered, $overruns | $(awk -v a="${got_theirs%% *}" -v b="$got_ours" -v n="$n" 'BEGIN { printf "%.0f%% vs %.0f%%", 100 * a / n, 100 * b / n }') |")
+  per_event() { awk -v c="$1" -v t="$tck" -v n="$2" 'BEGIN { split(c, x, " "); if (n > 0) printf "%.2f us/event (%.2f user + %.2f sys)", (x[1] + x[2]) * 1e6 / t / n, x[1] * 1e6 / t / n, x[2] * 1e6 / t / n; else print "-" }'; }
+  results+=("| events storm: $n inserts at $rate/s, -e new | $got_theirs delivered, $(per_event "$cpu_theirs" "${got_theirs%% *}") | $got_ours delivered, $overruns, $(per_event "$cpu_ours" "$got_ours") | $(awk -v a="${got_theirs%% *}" -v b="$got_ours" -v n="$n" 'BEGIN { printf "%.0f%% vs %.0f%%", 100 * a / n, 100 * b / n }') |")
   echo "storm $n: conntrack -E $got_theirs, ctctl $got_ours ($overruns)" >&2
   ip netns del "$ns"
 }

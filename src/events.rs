@@ -21,6 +21,14 @@ pub const BATCH: usize = 64;
 /// (`ctnetlink_nlmsg_size`), a truncated one is counted and skipped.
 const MSG_ROOM: usize = 8192;
 
+/// How long a storm may fill the buffer before the next read: when the
+/// last batch came back short but less than this after the one before,
+/// events are streaming in, and reading again at once would fetch one or
+/// two per system call. Waiting this long lets a full batch gather (a
+/// storm of 100k/s queues 100 events a millisecond, far below what the
+/// buffer holds); in quiet times reads are never delayed.
+pub const STORM_WAIT: Duration = Duration::from_millis(1);
+
 /// Default receive buffer: 32 MiB holds ~100k events.
 pub const DEFAULT_BUFFER: usize = 32 << 20;
 
@@ -84,6 +92,10 @@ pub struct EventStream {
     /// Length, truncation and foreign sender of each message of the last batch.
     lens: Vec<(usize, bool, bool)>,
     rcvbuf: RcvBuf,
+    /// When the last read that returned messages happened.
+    last_data: Option<std::time::Instant>,
+    /// The last batch was short and came right after another: a storm.
+    storming: bool,
 }
 
 impl EventStream {
@@ -120,6 +132,8 @@ impl EventStream {
             bufs: vec![0u8; BATCH * MSG_ROOM],
             lens: vec![(0, false, false); BATCH],
             rcvbuf,
+            last_data: None,
+            storming: false,
         })
     }
 
@@ -141,6 +155,9 @@ impl EventStream {
         F: FnMut(Event<'_>),
     {
         let mut polled = Polled::default();
+        if self.storming {
+            std::thread::sleep(STORM_WAIT.min(timeout.unwrap_or(STORM_WAIT)));
+        }
         let n = match self.recv_batch() {
             Ok(0) => {
                 if !self.sock.wait_readable(timeout)? {
@@ -155,6 +172,15 @@ impl EventStream {
             Err(e) => return self.overrun_or(e, polled),
         };
         polled.received = n;
+        let now = std::time::Instant::now();
+        self.storming = n > 0
+            && n < BATCH
+            && self
+                .last_data
+                .is_some_and(|t| now.duration_since(t) < STORM_WAIT);
+        if n > 0 {
+            self.last_data = Some(now);
+        }
         for (i, len) in self.lens[..n].iter().enumerate() {
             let (len, truncated, foreign) = *len;
             if foreign {

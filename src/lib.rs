@@ -51,6 +51,7 @@ pub mod error;
 pub mod events;
 pub mod filter;
 pub mod filterset;
+pub mod live;
 pub mod netns;
 pub mod probe;
 pub mod restore;

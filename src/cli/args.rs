@@ -15,9 +15,10 @@ use crate::tune::{self, timeouts::StateTimeouts, Paths};
 #[command(name = "ctctl", version, about, long_about = None, max_term_width = 100)]
 pub struct Cli {
     /// Work in another network namespace: a name from `ip netns` (/run/netns/NAME)
-    /// or the path of a namespace file (/proc/PID/ns/net)
-    #[arg(long, global = true, value_name = "NAME|PATH")]
-    pub netns: Option<String>,
+    /// or the path of a namespace file (/proc/PID/ns/net). `exporter` takes it
+    /// more than once
+    #[arg(long, global = true, value_name = "NAME|PATH", action = clap::ArgAction::Append)]
+    pub netns: Vec<String>,
 
     /// Output format: `text` is what `conntrack -L` prints, `extended` what
     /// `conntrack -L -o extended` prints, `json` one JSON object per line
@@ -78,10 +79,53 @@ pub enum Command {
     /// Block until an entry matching the filters is present / absent / created /
     /// destroyed; exit 1 on timeout. Subscribes first, then checks the table
     Wait(WaitArgs),
+    /// The incident screen, live: table fill, states, busiest sources,
+    /// destinations and ports, drops per second, the next command; q quits
+    Top(TopArgs),
+    /// Serve the table to Prometheus at /metrics: counts by state, top sources,
+    /// per-CPU drop counters, kept from events (no dump per scrape)
+    Exporter(ExporterArgs),
     /// Prove again, now, which filter criteria this kernel applies correctly in
     /// dumps and flushes (done once per boot anyway), print the verdict and
     /// keep it in /run/ctctl; needs CAP_SYS_ADMIN
     Probe,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Print one frame (80x24) after one interval and exit, for scripts
+    #[arg(long)]
+    pub once: bool,
+
+    /// Time between frames
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_wait)]
+    pub interval: std::time::Duration,
+
+    /// Rows in each ranking
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    /// Address and port to serve /metrics on
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::cli::exporter::DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// Every network namespace of the host (the ip-netns names and those of
+    /// every process, each once), labelled `netns`
+    #[arg(long = "all-netns", conflicts_with = "netns")]
+    pub all_netns: bool,
+
+    /// How many top sources to export by name (the rest sum into src="other")
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// The longest between two resync dumps that correct the event-kept
+    /// counters (a dump also follows every event overrun, and any drift from
+    /// the kernel's count within 2 s)
+    #[arg(long = "resync-interval", value_name = "DURATION", default_value = "5m", value_parser = parse_wait)]
+    pub resync_interval: std::time::Duration,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +317,24 @@ pub struct StatusArgs {
     /// Skip the dump (no states, no loopback share): instant on any table
     #[arg(long)]
     pub quick: bool,
+
+    /// Judge drop, early_drop and insert_failed as rates sampled over this
+    /// long (with --check; counters since boot say nothing about now)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_wait)]
+    pub interval: std::time::Duration,
+
+    /// For cron-driven checks: rates since the sample kept in this file (written
+    /// each run), instead of sleeping --interval
+    #[arg(long = "state-file", value_name = "PATH")]
+    pub state_file: Option<std::path::PathBuf>,
+
+    /// Utilisation (percent of max) that is a WARNING
+    #[arg(long, default_value_t = 80.0, value_name = "PCT")]
+    pub warn: f64,
+
+    /// Utilisation (percent of max) that is CRITICAL
+    #[arg(long, default_value_t = 95.0, value_name = "PCT")]
+    pub crit: f64,
 }
 
 /// Event types for `events -e`.

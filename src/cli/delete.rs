@@ -48,7 +48,7 @@ impl Method {
 /// one dump. Every flush walks the whole table (kernel time), a dump walks
 /// it once and ctctl decodes what it returns; see the README for the
 /// measurement behind the number.
-pub const MAX_LINE_FLUSHES: usize = 2;
+pub const MAX_LINE_FLUSHES: usize = 1;
 
 /// `ctctl delete` (`flush` false) and `ctctl flush` (`flush` true).
 pub fn run(cli: &Cli, a: &DeleteArgs, flush: bool) -> anyhow::Result<Outcome> {

@@ -8,6 +8,7 @@ pub mod count;
 pub mod delete;
 pub mod events;
 pub mod exit;
+pub mod exporter;
 pub mod json;
 pub mod modify;
 pub mod output;
@@ -15,6 +16,7 @@ pub mod select;
 pub mod signals;
 pub mod status;
 pub mod text;
+pub mod top;
 
 use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,7 +41,14 @@ pub enum Outcome {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    if let Some(ns) = &cli.netns {
+    if let Command::Exporter(a) = &cli.command {
+        // One table per namespace, each entered on a thread of its own.
+        return exporter::run(&cli, a);
+    }
+    if cli.netns.len() > 1 {
+        anyhow::bail!("--netns is given once (only `exporter` watches several namespaces)");
+    }
+    if let Some(ns) = cli.netns.first() {
         // Before any thread or socket exists, so everything below (sockets,
         // /proc/sys/net) is in that namespace.
         netns::enter(ns)?;
@@ -60,6 +69,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Restore(a) => modify::restore(&cli, a),
         Command::Wait(a) => modify::wait(&cli, a),
         Command::Probe => status::probe(&cli),
+        Command::Exporter(_) => unreachable!("handled above"),
+        Command::Top(a) => top::run(&cli, a),
     }
 }
 

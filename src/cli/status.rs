@@ -47,10 +47,9 @@ impl Verdict {
     }
 }
 
-/// Utilisation above which raising max is worth considering (seed 004).
-const WARN_UTILISATION: f64 = 20.0;
-/// Utilisation at which the table is as good as full.
-const CRIT_UTILISATION: f64 = 90.0;
+/// Utilisation from which growth is worth watching (the seeds' early-warning
+/// figure): a note, not a warning.
+const TREND_UTILISATION: f64 = 20.0;
 /// Loopback share worth a NOTRACK rule.
 const LOOPBACK_SHARE: f64 = 10.0;
 
@@ -72,6 +71,12 @@ struct Report {
     memory_source: &'static str,
     cpu: CpuStats,
     states: Vec<(&'static str, u64)>,
+    /// drop, early_drop, insert_failed per second, when sampled.
+    rates: Option<[f64; 3]>,
+    /// How the rates were sampled.
+    rate_source: String,
+    warn: f64,
+    crit: f64,
     scanned: u64,
     loopback: u64,
     switches: Vec<(String, u64)>,
@@ -154,6 +159,11 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
         v.truncate(5);
         r.states = v;
     }
+    r.warn = a.warn;
+    r.crit = a.crit;
+    if a.check || a.state_file.is_some() {
+        sample_rates(&mut ct, a, &mut r)?;
+    }
     judge(&mut r);
     print(cli, &r)?;
     let verdict = r.verdict.unwrap_or(Verdict::Ok);
@@ -171,33 +181,131 @@ fn pct(part: u64, whole: u64) -> f64 {
     }
 }
 
+/// A sample of the trouble counters, kept in `--state-file` between runs.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+struct Sample {
+    time_ns: u64,
+    drop: u64,
+    early_drop: u64,
+    insert_failed: u64,
+}
+
+impl Sample {
+    fn of(c: &CpuStats) -> Sample {
+        Sample {
+            time_ns: super::now_ns(),
+            drop: u64::from(c.drop),
+            early_drop: u64::from(c.early_drop),
+            insert_failed: u64::from(c.insert_failed),
+        }
+    }
+
+    /// Per-second rates from `earlier` to `self` (a counter that went
+    /// down, after a reboot, counts from 0).
+    fn rates_since(&self, earlier: &Sample) -> [f64; 3] {
+        let secs = (self.time_ns.saturating_sub(earlier.time_ns) as f64 / 1e9).max(1e-3);
+        let r = |now: u64, then: u64| {
+            let d = if now >= then { now - then } else { now };
+            d as f64 / secs
+        };
+        [
+            r(self.drop, earlier.drop),
+            r(self.early_drop, earlier.early_drop),
+            r(self.insert_failed, earlier.insert_failed),
+        ]
+    }
+}
+
+/// Per-second rates of drop, early_drop and insert_failed: over
+/// `--interval`, or since the sample in `--state-file` (then replaced).
+fn sample_rates(ct: &mut Conntrack, a: &StatusArgs, r: &mut Report) -> anyhow::Result<()> {
+    let sum = |ct: &mut Conntrack| -> anyhow::Result<CpuStats> {
+        let mut s = CpuStats::default();
+        for c in ct.stats_cpu()? {
+            s.add(&c);
+        }
+        Ok(s)
+    };
+    let now = Sample::of(&r.cpu);
+    if let Some(path) = &a.state_file {
+        let earlier: Option<Sample> = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        let body = serde_json::to_string(&now)? + "\n";
+        crate::tune::persist::replace_all(&[(path.clone(), body)])?;
+        match earlier {
+            Some(e) if e.time_ns < now.time_ns => {
+                r.rates = Some(now.rates_since(&e));
+                r.rate_source = format!(
+                    "since the sample in {} ({:.0} s ago)",
+                    path.display(),
+                    (now.time_ns - e.time_ns) as f64 / 1e9
+                );
+            }
+            _ => {
+                r.rate_source = format!(
+                    "first sample kept in {}: rates from the next run on",
+                    path.display()
+                );
+            }
+        }
+        return Ok(());
+    }
+    std::thread::sleep(a.interval);
+    let later = Sample::of(&sum(ct)?);
+    r.rates = Some(later.rates_since(&now));
+    r.rate_source = format!("over {:?}", a.interval);
+    Ok(())
+}
+
 fn judge(r: &mut Report) {
     let mut v = Verdict::Ok;
     let util = pct(r.count, r.max);
-    if util >= CRIT_UTILISATION {
+    if util >= r.crit {
         v = Verdict::Critical;
         r.warnings.push(format!(
-            "table {util:.0}% full: new connections are dropped at 100% (`nf_conntrack: table full, dropping packet`); raise max (`ctctl config recommend`) or clear stale entries"
+            "table {util:.0}% full (critical from {:.0}%): new connections are dropped at 100% (`nf_conntrack: table full, dropping packet`); raise max (`ctctl config recommend`) or clear stale entries",
+            r.crit
         ));
-    } else if util >= WARN_UTILISATION {
+    } else if util >= r.warn {
         v = Verdict::Warning;
         r.warnings.push(format!(
-            "table {util:.0}% full: consider raising max (`ctctl config recommend`)"
+            "table {util:.0}% full (warning from {:.0}%): raise max (`ctctl config recommend`)",
+            r.warn
+        ));
+    } else if util >= TREND_UTILISATION {
+        r.warnings.push(format!(
+            "note: table {util:.0}% full; worth watching the trend (not a problem yet)"
         ));
     }
-    let lost = r.cpu.drop as u64 + r.cpu.early_drop as u64 + r.cpu.insert_failed as u64;
-    if r.cpu.drop > 0 || r.cpu.early_drop > 0 {
-        v = Verdict::Critical;
-        r.warnings.push(format!(
-            "the table has been full: drop={} early_drop={} since boot (counters never reset)",
-            r.cpu.drop, r.cpu.early_drop
-        ));
-    } else if lost > 0 {
-        v = v.max(Verdict::Warning);
-        r.warnings.push(format!(
-            "insert_failed={}: entries could not be inserted (clashes or a full table)",
-            r.cpu.insert_failed
-        ));
+    match r.rates {
+        Some([drop, early, failed]) => {
+            if drop > 0.0 || early > 0.0 {
+                v = Verdict::Critical;
+                r.warnings.push(format!(
+                    "the table is full now: drop {drop:.1}/s early_drop {early:.1}/s ({})",
+                    r.rate_source
+                ));
+            } else if failed > 0.0 {
+                v = v.max(Verdict::Warning);
+                r.warnings.push(format!(
+                    "insert_failed {failed:.1}/s: entries cannot be inserted (clashes or a full table) ({})",
+                    r.rate_source
+                ));
+            }
+        }
+        None => {
+            if !r.rate_source.is_empty() {
+                r.warnings.push(format!("note: {}", r.rate_source));
+            }
+            // Without rates, counters since boot are history, not a verdict.
+            if r.cpu.drop > 0 || r.cpu.early_drop > 0 || r.cpu.insert_failed > 0 {
+                r.warnings.push(format!(
+                    "note: since boot drop={} early_drop={} insert_failed={} (`status --check` judges the rates now)",
+                    r.cpu.drop, r.cpu.early_drop, r.cpu.insert_failed
+                ));
+            }
+        }
     }
     if r.cpu.chaintoolong > 0 {
         v = v.max(Verdict::Warning);
@@ -266,7 +374,17 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             json::string(b, k);
             b.extend_from_slice(format!(":{v}").as_bytes());
         }
-        b.extend_from_slice(format!("}},\"loopback\":{},\"switches\":{{", r.loopback).as_bytes());
+        b.extend_from_slice(format!("}},\"loopback\":{},\"rates\":", r.loopback).as_bytes());
+        match r.rates {
+            Some([d, e, f]) => b.extend_from_slice(
+                format!(
+                    "{{\"drop_per_second\":{d:.3},\"early_drop_per_second\":{e:.3},\"insert_failed_per_second\":{f:.3}}}"
+                )
+                .as_bytes(),
+            ),
+            None => b.extend_from_slice(b"null"),
+        }
+        b.extend_from_slice(b",\"switches\":{");
         for (i, (k, v)) in r.switches.iter().enumerate() {
             if i > 0 {
                 b.push(b',');
@@ -330,7 +448,13 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
     for (k, v) in r.cpu.fields() {
         s += &format!("{k}={v} ");
     }
-    line(format!("stats      {}", s.trim_end()))?;
+    line(format!("stats      {} (since boot)", s.trim_end()))?;
+    if let Some([d, e, f]) = r.rates {
+        line(format!(
+            "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s ({})",
+            r.rate_source
+        ))?;
+    }
     let sw: Vec<String> = r
         .switches
         .iter()

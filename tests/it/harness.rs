@@ -416,9 +416,14 @@ impl Drop for Background {
 impl Background {
     /// Starts `ctctl ARGS` in `ns` with stdout piped or sent elsewhere.
     pub fn start(ns: &Netns, args: &[&str], stdout: Stdio) -> Background {
-        let mut child = ns
-            .ctctl()
-            .args(args)
+        let mut cmd = ns.ctctl();
+        cmd.args(args);
+        Background::spawn(cmd, stdout)
+    }
+
+    /// Starts `cmd` with stdout piped or sent elsewhere.
+    pub fn spawn(mut cmd: Command, stdout: Stdio) -> Background {
+        let mut child = cmd
             .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()

@@ -13,3 +13,4 @@ mod get;
 mod hardening;
 mod list;
 mod modify;
+mod watch;

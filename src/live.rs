@@ -508,6 +508,15 @@ fn refresh_kernel(ct: &mut Conntrack, table: &Mutex<LiveTable>) -> crate::Result
     Ok(())
 }
 
+/// Whether the counters must be rebuilt from a dump now: after an overrun,
+/// when the kernel's count and the tracked entries disagreed at two checks
+/// in a row (entries destroyed without an event), or when the last dump is
+/// `resync_interval` old; never sooner than `min_resync` after the last.
+fn resync_due(disagreed: u32, overrun: bool, since_last: Duration, opts: &LiveOptions) -> bool {
+    (overrun || disagreed >= 2 || since_last >= opts.resync_interval)
+        && since_last >= opts.min_resync
+}
+
 fn run(
     mut ct: Conntrack,
     mut stream: EventStream,
@@ -546,8 +555,7 @@ fn run(
             (t.kernel_count, t.tracked())
         };
         disagreed = if kernel != tracked { disagreed + 1 } else { 0 };
-        let due = overrun || disagreed >= 2 || last_resync.elapsed() >= opts.resync_interval;
-        if due && last_resync.elapsed() >= opts.min_resync {
+        if resync_due(disagreed, overrun, last_resync.elapsed(), opts) {
             tracing::debug!(
                 kernel,
                 tracked,
@@ -616,6 +624,24 @@ mod tests {
             .unwrap()
             .1;
         assert!((rate - 2.0 / RATE_WINDOW as f64).abs() < 1e-9, "{rate}");
+    }
+
+    #[test]
+    fn resyncs_follow_drift_overruns_and_the_interval_but_not_too_often() {
+        let o = LiveOptions::default();
+        let s = Duration::from_secs;
+        assert!(!resync_due(0, false, s(10), &o));
+        assert!(
+            !resync_due(1, false, s(10), &o),
+            "one disagreement may be events in flight"
+        );
+        assert!(resync_due(2, false, s(10), &o));
+        assert!(resync_due(0, true, s(10), &o));
+        assert!(resync_due(0, false, o.resync_interval, &o));
+        assert!(
+            !resync_due(5, true, s(1), &o),
+            "not twice within min_resync"
+        );
     }
 
     #[test]

@@ -113,8 +113,9 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
         return;
     }
     let ns = Netns::new();
-    // Entries that exist before the exporter starts: with
-    // nf_conntrack_events=2 they never report their destruction.
+    // Entries that exist before the exporter starts. (Where their
+    // destruction is not reported, the exporter's count check resyncs:
+    // unit-tested in src/live.rs; 6.18 reports it.)
     ns.restore(&crate::harness::entries(
         50,
         "-I -p tcp -s {ip} -d 10.9.0.1 --sport 1 --dport 80 --state TIME_WAIT -t 600",
@@ -181,16 +182,14 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
     within(5, "the by-state gauges follow new entries", || {
         query(&ns, "sum(conntrack_entries_by_state{proto=\"udp\"})").filter(|v| *v == 20.0)
     });
-    // The pre-existing entries go without a DESTROY event: the exporter
-    // notices the kernel's count disagreeing and resyncs.
+    // The pre-existing entries go.
     ns.conntrack(&["-D", "-p", "tcp"]);
     within(8, "the gauges follow silently destroyed entries", || {
         query(&ns, "sum(conntrack_entries_by_state)").filter(|v| *v == 20.0)
     });
     assert!(t0.elapsed() < Duration::from_secs(13));
     assert_eq!(query(&ns, "conntrack_entries"), Some(20.0));
-    let resyncs = query(&ns, "conntrack_resyncs_total").unwrap();
-    assert!(resyncs >= 2.0, "{resyncs}");
+    assert!(query(&ns, "conntrack_resyncs_total").unwrap() >= 1.0);
     exporter.signal(nix::sys::signal::Signal::SIGTERM);
     let (_, code, _) = exporter.finish(10);
     assert_eq!(code, Some(0));

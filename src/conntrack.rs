@@ -21,6 +21,18 @@ use crate::filterset::Selection;
 use crate::netns;
 use crate::wait::{WaitFor, Waited};
 
+/// The kernel's lists of entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Table {
+    /// The connection table.
+    #[default]
+    Conntrack,
+    /// Entries destroyed whose DESTROY event is not delivered yet.
+    Dying,
+    /// Entries not yet confirmed into the table (packets in flight).
+    Unconfirmed,
+}
+
 /// A handle on the conntrack table of one network namespace.
 ///
 /// Every operation needs `CAP_NET_ADMIN` in that namespace.
@@ -232,6 +244,39 @@ impl Conntrack {
         let op = dump_op(&requests);
         dump::pipelined(&mut self.sock, &requests, op, |msg| {
             match selected(msg, filter)? {
+                Some(flow) => f(&flow),
+                None => Ok(ControlFlow::Continue(())),
+            }
+        })
+    }
+
+    /// Like [`Conntrack::stream`] over one of the kernel's lists: the table,
+    /// or the dying or unconfirmed list, which the kernel filters by family
+    /// only (the rest is matched here). conntrack(8): `-L dying`.
+    pub fn stream_table<S, F, E>(
+        &mut self,
+        table: Table,
+        filter: &S,
+        mut f: F,
+    ) -> std::result::Result<(), E>
+    where
+        S: Selection + ?Sized,
+        F: FnMut(&Flow<'_>) -> std::result::Result<ControlFlow<()>, E>,
+        E: From<ctctl_netlink::Error> + Send,
+    {
+        let msg = match table {
+            Table::Conntrack => return self.stream(filter, f),
+            Table::Dying => ctctl_netlink::header::IPCTNL_MSG_CT_GET_DYING,
+            Table::Unconfirmed => ctctl_netlink::header::IPCTNL_MSG_CT_GET_UNCONFIRMED,
+        };
+        let family = crate::probe::plan(filter, crate::probe::Op::Dump)
+            .filters
+            .first()
+            .map_or(0, |k| k.family);
+        let mut req = RequestBuf::new();
+        request::dump_list(&mut req, self.sock.next_seq(), msg, family);
+        dump::pipelined(&mut self.sock, &[req], "dump", |m| {
+            match selected(m, filter)? {
                 Some(flow) => f(&flow),
                 None => Ok(ControlFlow::Continue(())),
             }

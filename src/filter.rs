@@ -471,14 +471,14 @@ pub struct NatMatch {
     pub src: Option<Option<IpAddr>>,
     /// Destination NAT required; with an address, the NAT destination must be it.
     pub dst: Option<Option<IpAddr>>,
-    /// Either kind of NAT.
-    pub any: bool,
+    /// Either kind of NAT; with an address, NATed to that address either way.
+    pub any: Option<Option<IpAddr>>,
 }
 
 impl NatMatch {
     /// Whether no NAT criterion is set.
     pub fn is_empty(&self) -> bool {
-        self.src.is_none() && self.dst.is_none() && !self.any
+        self.src.is_none() && self.dst.is_none() && self.any.is_none()
     }
 
     /// Source NAT: set up (SRC_NAT_DONE) and the reply goes to another
@@ -507,8 +507,8 @@ impl NatMatch {
     #[inline]
     /// Whether the entry satisfies the NAT criteria.
     pub fn matches(&self, f: &Flow<'_>) -> bool {
-        if self.any {
-            return Self::is_snat(f, None) || Self::is_dnat(f, None);
+        if let Some(to) = self.any {
+            return Self::is_snat(f, to) || Self::is_dnat(f, to);
         }
         if let Some(to) = self.src {
             if !Self::is_snat(f, to) {
@@ -669,6 +669,13 @@ impl Filter {
                 }
                 _ => {}
             }
+        }
+        if self.nat.any.is_some() && (self.nat.src.is_some() || self.nat.dst.is_some()) {
+            return Err(FilterError::new(
+                "--any-nat",
+                "",
+                "cannot be combined with --src-nat or --dst-nat",
+            ));
         }
         // A positive address list of one family implies that family (a
         // negated one does not: `-s !10.0.0.1` keeps IPv6 entries).
@@ -1368,7 +1375,7 @@ mod tests {
     fn nat_detection_is_per_family() {
         let mut f = tcp_flow(3);
         assert!(!NatMatch {
-            any: true,
+            any: Some(None),
             ..NatMatch::default()
         }
         .matches(&f));

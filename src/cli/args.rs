@@ -85,10 +85,29 @@ pub enum Command {
     /// Serve the table to Prometheus at /metrics: counts by state, top sources,
     /// per-CPU drop counters, kept from events (no dump per scrape)
     Exporter(ExporterArgs),
+    /// Print shell completions for bash, zsh or fish
+    Completions(CompletionsArgs),
+    /// Write the man pages (ctctl.1 and one per command) into DIR
+    #[command(hide = true)]
+    Manpages(ManpagesArgs),
     /// Prove again, now, which filter criteria this kernel applies correctly in
     /// dumps and flushes (done once per boot anyway), print the verdict and
     /// keep it in /run/ctctl; needs CAP_SYS_ADMIN
     Probe,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpagesArgs {
+    /// Where to write the pages
+    #[arg(value_name = "DIR")]
+    pub dir: std::path::PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -114,7 +133,7 @@ pub struct ExporterArgs {
 
     /// Every network namespace of the host (the ip-netns names and those of
     /// every process, each once), labelled `netns`
-    #[arg(long = "all-netns", conflicts_with = "netns")]
+    #[arg(long = "all-netns")]
     pub all_netns: bool,
 
     /// How many top sources to export by name (the rest sum into src="other")
@@ -541,9 +560,9 @@ pub struct FilterArgs {
     #[arg(long = "dst-nat", value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     pub dst_nat: Option<String>,
 
-    /// Entries with any NAT
-    #[arg(long = "any-nat")]
-    pub any_nat: bool,
+    /// Entries with any NAT; with an address, NATed to it (source or destination)
+    #[arg(long = "any-nat", value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    pub any_nat: Option<String>,
 
     /// Entries whose remaining timeout is below SECS
     #[arg(long = "timeout-below", value_name = "SECS")]
@@ -658,7 +677,7 @@ impl FilterArgs {
             nat: NatMatch {
                 src: nat_addr("--src-nat", &self.src_nat)?,
                 dst: nat_addr("--dst-nat", &self.dst_nat)?,
-                any: self.any_nat,
+                any: nat_addr("--any-nat", &self.any_nat)?,
             },
             timeout_below: self.timeout_below,
             timeout_above: self.timeout_above,
@@ -685,10 +704,25 @@ impl FilterArgs {
     }
 }
 
+/// `list --table`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TableArg {
+    /// The connection table
+    Conntrack,
+    /// Entries destroyed whose DESTROY event is not delivered yet (events --reliable)
+    Dying,
+    /// Entries not yet confirmed into the table
+    Unconfirmed,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
+
+    /// Which kernel list (conntrack -L dying / unconfirmed)
+    #[arg(long, value_enum, default_value_t = TableArg::Conntrack)]
+    pub table: TableArg,
 
     /// Print the entry id at the end of text lines (conntrack -o id)
     #[arg(long)]

@@ -346,6 +346,9 @@ pub fn all_namespaces() -> anyhow::Result<Vec<(String, String)>> {
 
 /// `ctctl exporter`.
 pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
+    if a.all_netns && !cli.netns.is_empty() {
+        anyhow::bail!("--all-netns watches every namespace: give it or --netns, not both");
+    }
     let targets: Vec<(String, Option<String>)> = if a.all_netns {
         all_namespaces()?
             .into_iter()

@@ -6,6 +6,7 @@ pub mod args;
 pub mod config;
 pub mod count;
 pub mod delete;
+pub mod docs;
 pub mod events;
 pub mod exit;
 pub mod exporter;
@@ -41,6 +42,11 @@ pub enum Outcome {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match &cli.command {
+        Command::Completions(a) => return docs::completions(a),
+        Command::Manpages(a) => return docs::manpages(a),
+        _ => {}
+    }
     if let Command::Exporter(a) = &cli.command {
         // One table per namespace, each entered on a thread of its own.
         return exporter::run(&cli, a);
@@ -71,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Probe => status::probe(&cli),
         Command::Exporter(_) => unreachable!("handled above"),
         Command::Top(a) => top::run(&cli, a),
+        Command::Completions(_) | Command::Manpages(_) => unreachable!("handled above"),
     }
 }
 
@@ -221,7 +228,12 @@ fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
     let mut ct = Conntrack::open()?;
     let render = Render::new(cli.output, a.show_id);
     let mut out = Out::stdout();
-    ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+    let table = match a.table {
+        args::TableArg::Conntrack => crate::conntrack::Table::Conntrack,
+        args::TableArg::Dying => crate::conntrack::Table::Dying,
+        args::TableArg::Unconfirmed => crate::conntrack::Table::Unconfirmed,
+    };
+    ct.stream_table(table, &filter, |f| -> anyhow::Result<ControlFlow<()>> {
         render.flow(out.buf(), f, None);
         out.line_done()?;
         Ok(ControlFlow::Continue(()))

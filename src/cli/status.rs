@@ -71,6 +71,8 @@ struct Report {
     memory_source: &'static str,
     cpu: CpuStats,
     states: Vec<(&'static str, u64)>,
+    /// Entries on the dying list (destroyed, DESTROY event not delivered).
+    dying: u64,
     /// drop, early_drop, insert_failed per second, when sampled.
     rates: Option<[f64; 3]>,
     /// How the rates were sampled.
@@ -159,6 +161,16 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
         v.truncate(5);
         r.states = v;
     }
+    // The dying list is short unless reliable event delivery holds entries
+    // back (events --reliable with a slow reader): that backlog shows here.
+    ct.stream_table(
+        crate::conntrack::Table::Dying,
+        &Filter::all(),
+        |_| -> anyhow::Result<ControlFlow<()>> {
+            r.dying += 1;
+            Ok(ControlFlow::Continue(()))
+        },
+    )?;
     r.warn = a.warn;
     r.crit = a.crit;
     if a.check || a.state_file.is_some() {
@@ -374,7 +386,13 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             json::string(b, k);
             b.extend_from_slice(format!(":{v}").as_bytes());
         }
-        b.extend_from_slice(format!("}},\"loopback\":{},\"rates\":", r.loopback).as_bytes());
+        b.extend_from_slice(
+            format!(
+                "}},\"loopback\":{},\"dying\":{},\"rates\":",
+                r.loopback, r.dying
+            )
+            .as_bytes(),
+        );
         match r.rates {
             Some([d, e, f]) => b.extend_from_slice(
                 format!(
@@ -449,6 +467,12 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         s += &format!("{k}={v} ");
     }
     line(format!("stats      {} (since boot)", s.trim_end()))?;
+    if r.dying > 0 {
+        line(format!(
+            "dying      {} entries destroyed, their DESTROY event not yet delivered (a slow `events --reliable` reader holds them)",
+            thousands(r.dying)
+        ))?;
+    }
     if let Some([d, e, f]) = r.rates {
         line(format!(
             "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s ({})",

@@ -13,4 +13,5 @@ mod get;
 mod hardening;
 mod list;
 mod modify;
+mod package;
 mod watch;

@@ -118,6 +118,15 @@ pub fn dump(req: &mut RequestBuf, seq: u32, filter: &KernelFilter) {
     filter.encode(&mut m.attrs());
 }
 
+/// Appends a dump of one of the kernel's side lists: entries on their way
+/// out (`IPCTNL_MSG_CT_GET_DYING`: destroyed, their DESTROY event not yet
+/// delivered, as with reliable event delivery) or not yet in the table
+/// (`IPCTNL_MSG_CT_GET_UNCONFIRMED`). Only the family is selected in the
+/// kernel (`ctnetlink_dump_list`). conntrack(8): `-L dying`, `-L unconfirmed`.
+pub fn dump_list(req: &mut RequestBuf, seq: u32, msg: u8, family: u8) {
+    req.message(msg, NLM_F_DUMP, seq, family);
+}
+
 /// Appends a dump-and-zero-counters request (`IPCTNL_MSG_CT_GET_CTRZERO`).
 /// conntrack(8): `-L -z`.
 pub fn dump_zero_counters(req: &mut RequestBuf, seq: u32, filter: &KernelFilter) {

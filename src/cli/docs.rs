@@ -1,0 +1,42 @@
+//! Man pages and shell completions, generated from the clap definitions so
+//! they never drift from the command line.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::CommandFactory;
+
+use super::args::{Cli, CompletionsArgs, ManpagesArgs};
+use super::Outcome;
+
+/// `ctctl completions SHELL`: the completion script on stdout.
+pub fn completions(a: &CompletionsArgs) -> anyhow::Result<Outcome> {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "ctctl", &mut script);
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(Outcome::Ok)
+}
+
+/// `ctctl manpages DIR`: `ctctl.1`, and `ctctl-COMMAND.1` for each command.
+pub fn manpages(a: &ManpagesArgs) -> anyhow::Result<Outcome> {
+    std::fs::create_dir_all(&a.dir)
+        .with_context(|| format!("cannot create {}", a.dir.display()))?;
+    let cmd = Cli::command();
+    let mut pages = vec![("ctctl".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("ctctl-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name)));
+    }
+    let mut out = std::io::stdout().lock();
+    for (name, page) in pages {
+        let path = a.dir.join(format!("{name}.1"));
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(page).render(&mut buf)?;
+        std::fs::write(&path, buf).with_context(|| format!("cannot write {}", path.display()))?;
+        writeln!(out, "{}", path.display())?;
+    }
+    Ok(Outcome::Ok)
+}

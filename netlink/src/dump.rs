@@ -151,3 +151,59 @@ pub fn dump_progress(buf: &[u8], seq: u32, op: &'static str) -> Result<bool, Err
     }
     Ok(false)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A datagram of `n` messages, each a ctnetlink NEW with the given
+    /// sequence number and flags.
+    fn datagram(msgs: &[(u32, u16)]) -> Vec<u8> {
+        let mut buf = Vec::new();
+        for (seq, flags) in msgs {
+            let mut req = RequestBuf::new();
+            req.message(
+                crate::header::IPCTNL_MSG_CT_NEW,
+                0,
+                *seq,
+                crate::header::AF_INET,
+            );
+            let mut m = req.as_bytes().to_vec();
+            m[6..8].copy_from_slice(&flags.to_ne_bytes());
+            buf.extend_from_slice(&m);
+        }
+        buf
+    }
+
+    #[test]
+    fn only_answers_to_the_request_reach_the_consumer() {
+        let (tx, rx) = sync_channel::<Received>(2);
+        let (free_tx, _free_rx) = sync_channel::<Vec<u8>>(2);
+        let buf = datagram(&[(7, 0), (8, 0), (7, 0)]);
+        let n = buf.len();
+        tx.send(Ok((buf, n, 7))).unwrap();
+        drop(tx);
+        let mut seen = Vec::new();
+        consume_all(&rx, &free_tx, &mut |m: &Message<'_>| -> Result<_, Error> {
+            seen.push(m.header.seq);
+            Ok(ControlFlow::Continue(()))
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            vec![7, 7],
+            "the stray message of sequence 8 is no row"
+        );
+    }
+
+    #[test]
+    fn dump_intr_is_noticed() {
+        let flag = crate::header::NLM_F_DUMP_INTR;
+        assert!(!interrupted(&datagram(&[(3, 0)]), 3));
+        assert!(interrupted(&datagram(&[(3, 0), (3, flag)]), 3));
+        assert!(
+            !interrupted(&datagram(&[(4, flag)]), 3),
+            "another request's"
+        );
+    }
+}

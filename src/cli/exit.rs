@@ -89,3 +89,23 @@ fn classify_netlink(err: &anyhow::Error, e: &ctctl_netlink::Error) -> (i32, Opti
         _ => (ERROR, Some(msg)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eopnotsupp_tells_a_rejected_filter_from_a_missing_module() {
+        let err = |op| {
+            anyhow::Error::new(ctctl_netlink::Error::Kernel {
+                op,
+                errno: libc::EOPNOTSUPP,
+            })
+        };
+        let (code, msg) = classify(&err("filtered dump"));
+        assert_eq!(code, ERROR);
+        assert!(msg.unwrap().contains("rejects a filter"));
+        let (_, msg) = classify(&err("dump"));
+        assert!(msg.unwrap().contains("modprobe nf_conntrack_netlink"));
+    }
+}

@@ -172,21 +172,11 @@ fn delete_set(
         lines.len()
     );
     let mut counts = vec![0u64; lines.len()];
-    let mut deleter = ct.deleter()?;
-    let mut progress = Progress::new();
-    let pre = set.prefilter();
     // The kernel pre-selects what every line shares; each entry is then
     // matched against the lines indexed under its addresses.
-    ct.stream(&pre, |f| -> anyhow::Result<ControlFlow<()>> {
-        if set.each_match(f, |i| counts[i] += 1) {
-            deleter.push(f)?;
-            progress.tick(deleter.queued());
-        }
-        Ok(ControlFlow::Continue(()))
+    let stats = sweep(ct, &set.prefilter(), |f| {
+        set.each_match(f, |i| counts[i] += 1)
     })?;
-    let stats = deleter.finish()?;
-    progress.done();
-    super::warn_untrusted(ct);
     Ok((stats, Method::Dump, counts))
 }
 
@@ -261,11 +251,23 @@ fn flush_and_sweep(
 /// Streams the dump and deletes each match by tuple and id on a second
 /// socket, with a progress line on a terminal.
 fn delete_from_dump(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<BatchStats> {
+    sweep(ct, filter, |_| true)
+}
+
+/// Streams what `filter` selects and deletes, by tuple and id, each entry
+/// `keep` also takes; a progress line on a terminal.
+fn sweep(
+    ct: &mut Conntrack,
+    filter: &Filter,
+    mut keep: impl FnMut(&ctctl_netlink::conntrack::Flow<'_>) -> bool,
+) -> anyhow::Result<BatchStats> {
     let mut deleter = ct.deleter()?;
     let mut progress = Progress::new();
     ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
-        deleter.push(f)?;
-        progress.tick(deleter.queued());
+        if keep(f) {
+            deleter.push(f)?;
+            progress.tick(deleter.queued());
+        }
         Ok(ControlFlow::Continue(()))
     })?;
     let stats = deleter.finish()?;

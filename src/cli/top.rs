@@ -50,6 +50,24 @@ struct Frame<'a> {
     advice: String,
 }
 
+impl<'a> Frame<'a> {
+    fn new(
+        netns: &'a str,
+        snap: &'a Snapshot,
+        trouble: Trouble,
+        buckets: Option<u64>,
+        mem: Option<u64>,
+    ) -> Frame<'a> {
+        Frame {
+            netns,
+            snap,
+            trouble,
+            buckets,
+            advice: advice(snap, buckets, mem, trouble),
+        }
+    }
+}
+
 /// The next command to consider, by the sizing rules of `config
 /// recommend` (bucket depth 2-8, about 320 bytes per entry) and what fills
 /// the table.
@@ -255,18 +273,18 @@ pub fn run(cli: &Cli, a: &TopArgs) -> anyhow::Result<Outcome> {
         .and_then(|m| recommend::mem_total(&m));
     let netns = cli.netns.first().map_or("self", String::as_str);
     let mut prev = (Instant::now(), live.snapshot(a.top).stats);
-    if a.once {
-        // Two samples a second apart, so the per-second figures mean something.
-        std::thread::sleep(a.interval);
+    // A snapshot, and the trouble counters' rates since the previous one.
+    let mut sample = || {
         let snap = live.snapshot(a.top);
         let trouble = rates(&prev.1, &snap.stats, prev.0.elapsed().as_secs_f64());
-        let f = Frame {
-            netns,
-            snap: &snap,
-            trouble,
-            buckets,
-            advice: advice(&snap, buckets, mem, trouble),
-        };
+        prev = (Instant::now(), snap.stats);
+        (snap, trouble)
+    };
+    if a.once {
+        // Two samples an interval apart, so the per-second figures mean something.
+        std::thread::sleep(a.interval);
+        let (snap, trouble) = sample();
+        let f = Frame::new(netns, &snap, trouble, buckets, mem);
         let area = Rect::new(0, 0, 80, 24);
         let mut buf = Buffer::empty(area);
         draw(&f, area, &mut buf);
@@ -278,16 +296,8 @@ pub fn run(cli: &Cli, a: &TopArgs) -> anyhow::Result<Outcome> {
     let mut terminal = ratatui::try_init().context("cannot drive this terminal")?;
     let result = (|| -> anyhow::Result<()> {
         loop {
-            let snap = live.snapshot(a.top);
-            let trouble = rates(&prev.1, &snap.stats, prev.0.elapsed().as_secs_f64());
-            prev = (Instant::now(), snap.stats);
-            let f = Frame {
-                netns,
-                snap: &snap,
-                trouble,
-                buckets,
-                advice: advice(&snap, buckets, mem, trouble),
-            };
+            let (snap, trouble) = sample();
+            let f = Frame::new(netns, &snap, trouble, buckets, mem);
             terminal.draw(|fr| draw(&f, fr.area(), fr.buffer_mut()))?;
             let until = Instant::now() + a.interval;
             while let Some(left) = until.checked_duration_since(Instant::now()) {

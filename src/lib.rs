@@ -44,6 +44,7 @@ macro_rules! eprint {
 
 pub mod batch;
 pub mod cli;
+pub mod compat;
 pub mod conntrack;
 pub mod create;
 pub mod delete;

@@ -5,6 +5,16 @@ use clap::Parser;
 use ctctl::cli::{self, args::Cli, exit, Outcome};
 
 fn main() {
+    // Run as `conntrack` (a symlink or link to this binary): conntrack(8)'s
+    // command line, messages and exit codes.
+    let argv: Vec<String> = std::env::args().collect();
+    let name = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    if name == "conntrack" {
+        std::process::exit(ctctl::compat::main(&argv[1..]));
+    }
     let cli = Cli::parse();
     let level = match cli.verbose {
         0 => tracing::Level::WARN,

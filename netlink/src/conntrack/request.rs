@@ -357,6 +357,9 @@ pub struct Update {
     /// Label bits to write and which bits to touch (`CTA_LABELS` +
     /// `CTA_LABELS_MASK`, 16 bytes each).
     pub labels: Option<([u8; 16], [u8; 16])>,
+    /// Status bits to set (`CTA_STATUS`; the kernel takes the ones that
+    /// may change: SEEN_REPLY, ASSURED, FIXED_TIMEOUT, ...).
+    pub status: Option<u32>,
 }
 
 /// Appends a request that changes the entry with original tuple `orig`
@@ -391,6 +394,9 @@ pub fn update(
     }
     if let Some((bits, mask)) = &u.labels {
         w.put(CTA_LABELS, bits).put(CTA_LABELS_MASK, mask);
+    }
+    if let Some(status) = u.status {
+        w.put_be32(CTA_STATUS, status);
     }
 }
 

@@ -34,6 +34,11 @@ trap 'rm -rf "$STAGE"' EXIT
 ROOT="$STAGE/ctctl_${VERSION}_$ARCH"
 
 install -D -m 0755 "$BIN" "$ROOT/usr/bin/ctctl"
+# Run as `conntrack`, ctctl is a drop-in for conntrack(8). The name lives
+# outside PATH; postinst offers it as the `conntrack` alternative only
+# where no real conntrack binary is installed.
+install -d "$ROOT/usr/lib/ctctl"
+ln -s ../../bin/ctctl "$ROOT/usr/lib/ctctl/conntrack"
 mkdir -p "$ROOT/usr/share/man/man1"
 "$BIN" manpages "$ROOT/usr/share/man/man1" >/dev/null
 gzip -9n "$ROOT"/usr/share/man/man1/*.1
@@ -59,6 +64,26 @@ COPY
 
 mkdir -p "$ROOT/DEBIAN"
 echo /etc/logrotate.d/ctctl-events > "$ROOT/DEBIAN/conffiles"
+cat > "$ROOT/DEBIAN/postinst" <<'POST'
+#!/bin/sh
+set -e
+# The conntrack alternative, at a low priority: registered only when
+# /usr/sbin/conntrack is absent or already an alternative, so installing
+# ctctl never replaces conntrack-tools' binary.
+if [ "$1" = configure ]; then
+  if [ ! -e /usr/sbin/conntrack ] || [ -L /usr/sbin/conntrack ]; then
+    update-alternatives --install /usr/sbin/conntrack conntrack /usr/lib/ctctl/conntrack 10 || true
+  fi
+fi
+POST
+cat > "$ROOT/DEBIAN/prerm" <<'PRERM'
+#!/bin/sh
+set -e
+if [ "$1" = remove ] || [ "$1" = deconfigure ]; then
+  update-alternatives --remove conntrack /usr/lib/ctctl/conntrack 2>/dev/null || true
+fi
+PRERM
+chmod 0755 "$ROOT/DEBIAN/postinst" "$ROOT/DEBIAN/prerm"
 SIZE=$(du -sk --exclude=DEBIAN "$ROOT" | cut -f1)
 cat > "$ROOT/DEBIAN/control" <<CTRL
 Package: ctctl

@@ -360,7 +360,19 @@ fn create(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
     let flow = flow_of(o)?;
     let mut ct = Conntrack::open()?;
     let add = o.cmd == Cmd::Add;
-    if !ct.create(&flow, add)? {
+    let created = match ct.create(&flow, add) {
+        // -A on an entry the kernel will not change as asked (a status
+        // that would drop SEEN_REPLY or ASSURED): conntrack reports none
+        // added and succeeds.
+        Err(e) if add && e.errno() == Some(libc::EBUSY) => {
+            if !file_mode {
+                say("0 flow entries have been added.");
+            }
+            return Ok(0);
+        }
+        r => r?,
+    };
+    if !created {
         return Err(Failure::other(
             "Operation failed: Such conntrack exists, try -U to update",
         ));

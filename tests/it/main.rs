@@ -2,6 +2,7 @@
 
 mod harness;
 
+mod compat;
 mod config;
 mod count;
 mod delete;

@@ -37,6 +37,7 @@ fn the_package_holds_binary_pages_completions_and_units() {
     let files = String::from_utf8_lossy(&list.stdout);
     for f in [
         "./usr/bin/ctctl",
+        "./usr/lib/ctctl/conntrack -> ../../bin/ctctl",
         "./usr/share/man/man1/ctctl.1.gz",
         "./usr/share/man/man1/ctctl-delete.1.gz",
         "./usr/share/man/man1/ctctl-exporter.1.gz",
@@ -89,6 +90,15 @@ fn the_package_holds_binary_pages_completions_and_units() {
             p.path().display()
         );
     }
+    let ctrl = Command::new("dpkg-deb")
+        .args(["-I", &deb, "postinst"])
+        .output()
+        .unwrap();
+    let postinst = String::from_utf8_lossy(&ctrl.stdout);
+    assert!(
+        postinst.contains("[ ! -e /usr/sbin/conntrack ] || [ -L /usr/sbin/conntrack ]"),
+        "the alternative never replaces a real conntrack: {postinst}"
+    );
     let unit =
         std::fs::read_to_string(root.join("lib/systemd/system/ctctl-exporter.service")).unwrap();
     assert!(unit.contains("ExecStart=/usr/bin/ctctl exporter"), "{unit}");

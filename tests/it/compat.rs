@@ -1,0 +1,176 @@
+//! ctctl run as `conntrack`: conntrack-tools' command line, messages and
+//! exit codes, and the same table as conntrack 1.4.7 leaves, command by
+//! command (the real conntrack is the oracle).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use crate::harness::{ctctl_bin, Netns};
+use crate::require_root;
+
+/// A directory with `conntrack` linked to the ctctl under test.
+fn as_conntrack() -> PathBuf {
+    static LINK: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LINK.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("ctctl-as-conntrack-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("conntrack");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(ctctl_bin(), &link).unwrap();
+        link
+    })
+    .clone()
+}
+
+/// Runs `prog ARGS` (a shell-split command line) in the namespace.
+fn run(ns: &Netns, prog: &str, args: &str, stdin: Option<&str>) -> Output {
+    let mut child = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.name,
+            "sh",
+            "-c",
+            &format!("{prog} {args}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// The table as conntrack -L prints it, timeouts blanked, sorted.
+fn table(ns: &Netns) -> Vec<String> {
+    crate::harness::conntrack_list(ns, &[])
+}
+
+/// Every command in both namespaces: the real conntrack in one, ctctl as
+/// conntrack in the other; exit codes and tables must agree after each.
+#[test]
+fn same_exit_codes_and_tables_as_conntrack_command_by_command() {
+    require_root!();
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let (a, b) = (Netns::new(), Netns::new());
+    let script: &[(&str, Option<&str>)] = &[
+        ("-I -s 10.1.1.1 -d 10.2.2.2 -p tcp --sport 100 --dport 200 --state ESTABLISHED -u SEEN_REPLY,ASSURED -t 120", None),
+        ("-I -s 10.1.1.1 -d 10.2.2.2 -p tcp --sport 100 --dport 200 --state ESTABLISHED -t 120", None),
+        ("-A -s 10.1.1.1 -d 10.2.2.2 -p tcp --sport 100 --dport 200 --state ESTABLISHED -t 120", None),
+        ("-I -s 10.1.1.3 -d 10.2.2.2 -p udp --sport 5 --dport 53 -t 30 -m 7", None),
+        ("-I -r 10.2.2.9 -q 10.1.1.9 -p udp --reply-port-src 53 --reply-port-dst 6 -t 30", None),
+        ("-I -s fd00::1 -d fd00::2 -p udp --sport 1 --dport 2 -t 30 -w 4", None),
+        ("-I -s 10.1.1.4 -d 10.2.2.2 --dst-nat 10.3.3.3:8080 -p tcp --sport 1 --dport 80 --state ESTABLISHED -t 60", None),
+        ("-I -s 10.1.1.5 -d 10.2.2.5 -p 200 -t 30", None),
+        ("-I -s 10.1.1.5 -d 10.2.2.5 -p 256 -t 30", None),
+        ("-I -s 10.1.1.6 -d fd00::2 -p udp --sport 1 --dport 2 -t 30", None),
+        ("-I -s 10.1.1.6 -d 10.2.2.6 --sport 1 --dport 2 -t 30", None),
+        ("-L", None),
+        ("-L -p tcp --state ESTABLISHED", None),
+        ("-L --dst-nat 10.3.3.3:8080", None),
+        ("-L --any-nat --src-nat", None),
+        ("-L -s 10.1.1.0/24 -m 7", None),
+        ("-L -s 10.1.0.0 --mask-src 255.255.0.0", None),
+        ("-U -s 10.1.1.3 -m 7", None),
+        ("-U -s 10.1.1.3 -m 0x10/0xf0", None),
+        ("-D -m 99", None),
+        ("-D -s 10.1.1.3", None),
+        ("-D -w 4", None),
+        ("-D -s 10.1.1.1 -d 10.2.2.2 -p tcp --sport 100 --dport 200", None),
+        ("-D -s 10.1.1.1 -d 10.2.2.2 -p tcp --sport 100 --dport 200", None),
+        ("-R -", Some("-I -s 10.1.1.7 -d 10.2.2.7 -p udp --sport 1 --dport 9 -t 30\n\n-D -s 10.1.1.9\n")),
+        ("-R -", Some("-I -s 10.1.1.7 -d 10.2.2.7 -p udp --sport 1 --dport 9 -t 30\n")),
+        ("-C", None),
+        ("-F", None),
+    ];
+    for (args, stdin) in script {
+        let real = run(&a, "conntrack", args, *stdin);
+        let compat = run(&b, ours, args, *stdin);
+        assert_eq!(
+            real.status.code(),
+            compat.status.code(),
+            "exit code of `conntrack {args}`: real {}, ours {}",
+            String::from_utf8_lossy(&real.stderr),
+            String::from_utf8_lossy(&compat.stderr)
+        );
+        assert_eq!(table(&a), table(&b), "table after `conntrack {args}`");
+        if args.starts_with("-L") || args.starts_with("-C") {
+            let norm = |o: &Output| crate::harness::normalized(&String::from_utf8_lossy(&o.stdout));
+            assert_eq!(norm(&real), norm(&compat), "output of `conntrack {args}`");
+        }
+    }
+}
+
+#[test]
+fn messages_and_exit_codes_scripts_match() {
+    require_root!();
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let ns = Netns::new();
+    let out = run(&ns, ours, "-D -s 10.9.9.9", None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n"
+    );
+    let out = run(
+        &ns,
+        ours,
+        "-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 2 -t 30",
+        None,
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 flow entries have been created."));
+    let out = run(&ns, ours, "-L", None);
+    assert!(String::from_utf8_lossy(&out.stderr).ends_with("1 flow entries have been shown.\n"));
+    let out = run(&ns, ours, "-L -s 10.0.0.1 -d fd00::1", None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mismatched address family"), "{err}");
+    assert!(err.contains("Try `conntrack -h'"), "{err}");
+    let out = run(&ns, ours, "-V", None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "conntrack v1.4.7 (conntrack-tools)\n"
+    );
+}
+
+/// `-o save` writes lines that `-R` replays: a table copied into another
+/// zone, mark included (conntrack 1.4.7 drops it).
+#[test]
+fn save_output_replays_into_another_zone() {
+    require_root!();
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let ns = Netns::new();
+    run(
+        &ns,
+        ours,
+        "-I -w 10 -s 10.0.0.1 -d 10.0.0.2 -p tcp --sport 1 --dport 2 --state ESTABLISHED -u SEEN_REPLY -t 60 -m 5",
+        None,
+    );
+    run(
+        &ns,
+        ours,
+        "-I -w 10 -s fd00::1 -d fd00::2 -p icmpv6 --icmpv6-type 128 --icmpv6-code 0 --icmpv6-id 9 -t 30",
+        None,
+    );
+    let saved = run(&ns, ours, "-L -w 10 -o save", None);
+    let text = String::from_utf8_lossy(&saved.stdout).replace("-w 10", "-w 11");
+    assert_eq!(text.lines().count(), 2, "{text}");
+    let replay = run(&ns, ours, "-R -", Some(&text));
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let z11 = run(&ns, ours, "-L -w 11", None);
+    let lines = String::from_utf8_lossy(&z11.stdout);
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+    assert!(lines.contains("mark=5"), "{lines}");
+}

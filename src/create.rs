@@ -107,7 +107,13 @@ impl Creator {
 
     /// Queues `flow`, tagged `tag` (a line number) for error reports.
     pub fn push(&mut self, tag: u64, flow: &Flow<'_>) -> Result<()> {
-        let (flow, opts) = create_request(flow, self.or_update, false);
+        self.push_with(tag, flow, self.or_update)
+    }
+
+    /// Like [`Creator::push`], updating an existing entry when `or_update`
+    /// (`-A` lines) whatever the creator's default.
+    pub fn push_with(&mut self, tag: u64, flow: &Flow<'_>, or_update: bool) -> Result<()> {
+        let (flow, opts) = create_request(flow, or_update, false);
         self.batch
             .push(tag, |req, seq| request::create(req, seq, &flow, &opts))
     }

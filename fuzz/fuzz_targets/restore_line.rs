@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for line in text.lines() {
-        if let Ok(Some(flow)) = ctctl::restore::parse_line(line) {
+        if let Ok(Some(ctctl::restore::Line::Create(flow, _))) = ctctl::restore::parse_line(line) {
             // Accepted lines encode without an oversized attribute.
             let mut buf = Vec::new();
             flow.encode(&mut AttrWriter::new(&mut buf));

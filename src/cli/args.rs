@@ -42,6 +42,9 @@ pub enum Format {
     Extended,
     /// JSON Lines
     Json,
+    /// conntrack -o save lines (`-A ...`; events: `-I`, `-U`, `-D`), which
+    /// `restore` and `conntrack -R` replay
+    Save,
 }
 
 #[derive(Debug, Subcommand)]

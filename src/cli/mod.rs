@@ -147,6 +147,15 @@ impl Render {
     pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
         match self.format {
             Format::Json => json::write_flow(out, f, event),
+            Format::Save => {
+                let cmd = match event.map(|e| e.name) {
+                    None | Some("resync") => "-A",
+                    Some("new") => "-I",
+                    Some("update") => "-U",
+                    Some(_) => "-D",
+                };
+                crate::compat::save::write(out, f, cmd)
+            }
             Format::Text | Format::Extended => text::write_flow(out, f, event, self.text, self.now),
         }
     }

@@ -254,8 +254,8 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     for (i, line) in input.lines().enumerate() {
         let n = i as u64 + 1;
         let line = line.with_context(|| format!("reading line {n}"))?;
-        let flow = match crate::restore::parse_line(&line) {
-            Ok(Some(f)) => f,
+        let parsed_line = match crate::restore::parse_line(&line) {
+            Ok(Some(l)) => l,
             Ok(None) => continue,
             Err(e) => {
                 bad_lines += 1;
@@ -270,7 +270,23 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
         if a.dry_run {
             continue;
         }
-        creator.push(n, &flow)?;
+        match &parsed_line {
+            crate::restore::Line::Create(flow, add) => {
+                creator.push_with(n, flow, *add || a.or_update)?
+            }
+            crate::restore::Line::Command(cmd) => {
+                // -U / -D / -F act on what the lines before created: send
+                // those first, then run the command in order.
+                creator.flush()?;
+                if let Err(e) = crate::compat::run_line(cmd) {
+                    bad_lines += 1;
+                    report_bad(n, &e.to_string());
+                    if a.strict {
+                        bail!("stopped at line {n} (--strict)");
+                    }
+                }
+            }
+        }
         if a.strict {
             let s = creator.flush()?;
             if let Some(f) = s.failures.first() {

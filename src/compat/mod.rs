@@ -11,8 +11,8 @@
 //! with `-`, stray words ignored. `-R FILE` replays `-I`/`-A`/`-U`/`-D`/`-F`
 //! lines.
 
-mod parse;
-mod save;
+pub mod parse;
+pub mod save;
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
@@ -38,6 +38,12 @@ pub const VERSION: &str = "1.4.7";
 pub struct Failure {
     code: i32,
     msg: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
 }
 
 impl Failure {
@@ -115,6 +121,12 @@ pub fn main(args: &[String]) -> i32 {
             f.code
         }
     }
+}
+
+/// Runs one parsed command as a `-R` line (no summary, nothing matched is
+/// no failure), in the calling thread's network namespace.
+pub fn run_line(o: &Opts) -> Result<(), Failure> {
+    run(o, true).map(|_| ())
 }
 
 /// `-R FILE`: each line a command; stops at the first failure.
@@ -225,7 +237,12 @@ fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
 /// The entry `-I`/`-A` describe: the original tuple, the reply tuple, or
 /// both; the missing one mirrored from the other; NAT from `--src-nat` /
 /// `--dst-nat`.
-fn flow_of(o: &Opts) -> Result<Flow<'static>, Failure> {
+pub fn flow_of(o: &Opts) -> Result<Flow<'static>, Failure> {
+    if o.secmark.is_some() {
+        return Err(Failure::param(
+            "--secmark cannot be set: ctnetlink does not take it on create",
+        ));
+    }
     let proto = o
         .proto
         .ok_or_else(|| Failure::param("you have to specify a layer 4 protocol (-p)"))?;
@@ -324,13 +341,25 @@ fn flow_of(o: &Opts) -> Result<Flow<'static>, Failure> {
         timeout: Some(timeout),
         mark: o.mark.map(|(v, _)| v),
         zone: o.zone,
-        proto_info: o.state.and_then(|s| {
-            ProtoInfo::from_state_name(
-                proto,
-                ctctl_netlink::conntrack::protoinfo::state_names(proto)?[s as usize],
-            )
-        }),
+        proto_info: proto_info(o, proto),
         ..Flow::default()
+    })
+}
+
+/// The protocol state, with SCTP's verification tags and DCCP's role.
+fn proto_info(o: &Opts, proto: u8) -> Option<ProtoInfo> {
+    let names = ctctl_netlink::conntrack::protoinfo::state_names(proto)?;
+    let info = ProtoInfo::from_state_name(proto, names[usize::from(o.state?)])?;
+    Some(match info {
+        ProtoInfo::Sctp(i) => ProtoInfo::Sctp(ctctl_netlink::conntrack::SctpInfo {
+            vtag_orig: o.vtag_orig,
+            vtag_reply: o.vtag_reply,
+            ..i
+        }),
+        ProtoInfo::Dccp(i) => {
+            ProtoInfo::Dccp(ctctl_netlink::conntrack::DccpInfo { role: o.role, ..i })
+        }
+        other => other,
     })
 }
 
@@ -429,6 +458,7 @@ fn filter_of(o: &Opts, with_meta: bool) -> Result<(Filter, Extra), Failure> {
         dst_nat_port: o.dst_nat.flatten().and_then(|(_, p)| p),
         src_nat_port: o.src_nat.flatten().and_then(|(_, p)| p),
         any_nat_port: o.any_nat.flatten().and_then(|(_, p)| p),
+        secmark: o.secmark,
     };
     Ok((f, extra))
 }
@@ -439,10 +469,14 @@ struct Extra {
     dst_nat_port: Option<u16>,
     src_nat_port: Option<u16>,
     any_nat_port: Option<u16>,
+    secmark: Option<u32>,
 }
 
 impl Extra {
     fn matches(&self, f: &Flow<'_>) -> bool {
+        if self.secmark.is_some_and(|m| f.secmark != Some(m)) {
+            return false;
+        }
         let dnat = |p| f.reply.src_port == Some(p);
         let snat = |p| f.reply.dst_port == Some(p);
         self.dst_nat_port.is_none_or(dnat)

@@ -97,6 +97,11 @@ pub struct Opts {
     pub output: Vec<String>,
     pub event_mask: Option<u8>,
     pub buffer_size: Option<usize>,
+    pub secmark: Option<u32>,
+    pub vtag_orig: Option<u32>,
+    pub vtag_reply: Option<u32>,
+    /// DCCP role: 0 client, 1 server.
+    pub role: Option<u8>,
 }
 
 /// How an option takes its value.
@@ -156,15 +161,17 @@ const OPTIONS: &[(char, &[&str], Arg)] = &[
         &["dport", "orig-port-dst", "dstkey"],
         Arg::Required,
     ),
-    ('\u{7}', &["reply-port-src"], Arg::Required),
-    ('\u{8}', &["reply-port-dst"], Arg::Required),
+    ('\u{7}', &["reply-port-src", "reply-key-src"], Arg::Required),
+    ('\u{8}', &["reply-port-dst", "reply-key-dst"], Arg::Required),
     ('\u{9}', &["state"], Arg::Required),
     ('\u{a}', &["icmp-type", "icmpv6-type"], Arg::Required),
     ('\u{b}', &["icmp-code", "icmpv6-code"], Arg::Required),
     ('\u{c}', &["icmp-id", "icmpv6-id"], Arg::Required),
     ('\u{d}', &["label-add"], Arg::Required),
     ('\u{e}', &["label-del"], Arg::Required),
-    ('\u{f}', &["orig-vtag", "reply-vtag", "role"], Arg::Required),
+    ('\u{f}', &["orig-vtag"], Arg::Required),
+    ('\u{10}', &["reply-vtag"], Arg::Required),
+    ('\u{11}', &["role"], Arg::Required),
 ];
 
 fn bad(arg: &str) -> Failure {
@@ -249,6 +256,10 @@ fn mask(s: &str) -> Result<(u8, u8), Failure> {
 fn status(s: &str) -> Result<u32, Failure> {
     let mut bits = 0;
     for name in s.split(',') {
+        // `UNSET`: no bit (older conntrack writes it in -o save lines).
+        if name == "UNSET" {
+            continue;
+        }
         let b = Status::from_name(name).ok_or_else(|| bad(name))?;
         bits |= b.0;
     }
@@ -447,9 +458,7 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
                 } = Some(n);
             }
             'm' => o.mark = Some(parse_mark(v).map_err(|_| bad(v))?),
-            'c' => {
-                num_hex_u32(v)?;
-            }
+            'c' => o.secmark = Some(num_hex_u32(v)?),
             'w' => o.zone = Some(num(v)?),
             '\u{1}' => o.orig_zone = Some(num(v)?),
             '\u{2}' => o.reply_zone = Some(num(v)?),
@@ -471,7 +480,15 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
             '\u{a}' => o.icmp_type = Some(num(v)?),
             '\u{b}' => o.icmp_code = Some(num(v)?),
             '\u{c}' => o.icmp_id = Some(num(v)?),
-            '\u{f}' => {}
+            '\u{f}' => o.vtag_orig = Some(num_hex_u32(v)?),
+            '\u{10}' => o.vtag_reply = Some(num_hex_u32(v)?),
+            '\u{11}' => {
+                o.role = Some(match v {
+                    "client" => 0,
+                    "server" => 1,
+                    _ => return Err(bad(v)),
+                })
+            }
             'z' | 'x' => {}
             _ => return Err(Failure::param(format!("unexpected option {tok}"))),
         }

@@ -174,3 +174,69 @@ fn save_output_replays_into_another_zone() {
     assert_eq!(lines.lines().count(), 2, "{lines}");
     assert!(lines.contains("mark=5"), "{lines}");
 }
+
+/// `ctctl restore` replays conntrack command lines in order: -I / -A
+/// create (batched), -U / -D / -F act on what is there; options it cannot
+/// apply are refused by line number, never dropped.
+#[test]
+fn restore_replays_update_delete_and_flush_lines() {
+    require_root!();
+    let ns = Netns::new();
+    let input = "\
+-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60
+-I -s 10.0.0.3 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60
+-A -s 10.0.0.3 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 90
+-U -s 10.0.0.1 -m 5
+-D -s 10.0.0.3
+-I -s 10.0.0.4 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60 --helper ftp
+-I -s 10.0.0.5 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60 -l 1
+";
+    let out = ns.ctctl_stdin(&["restore"], input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("line 6:") && err.contains("--helper"), "{err}");
+    assert!(err.contains("line 7:") && err.contains("labels"), "{err}");
+    let table = crate::harness::table(&ns);
+    assert_eq!(table.len(), 1, "{table:?}");
+    assert!(
+        table[0].contains("src=10.0.0.1") && table[0].contains("mark=5"),
+        "{table:?}"
+    );
+    let out = ns.ctctl_stdin(&["restore"], "-F\n");
+    assert!(out.status.success());
+    assert!(crate::harness::table(&ns).is_empty());
+}
+
+/// `events -o save` into `restore`: one table mirrored into another.
+#[test]
+fn events_as_save_lines_mirror_a_table() {
+    require_root!();
+    let (src, dst) = (Netns::new(), Netns::new());
+    let mut ev = crate::harness::Background::start(
+        &src,
+        &["-o", "save", "events", "--count", "3"],
+        Stdio::piped(),
+    );
+    ev.wait_stderr("listening", 10);
+    src.restore(
+        "-I -p tcp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 80 --state ESTABLISHED -t 300 -m 3\n\
+         -I -p udp -s 10.0.0.3 -d 10.0.0.4 --sport 2 --dport 53 -t 30\n",
+    );
+    src.conntrack(&["-D", "-p", "udp"]);
+    let (lines, code, _) = ev.finish(10);
+    assert_eq!(code, Some(0));
+    assert!(lines.lines().next().unwrap().starts_with("-I "), "{lines}");
+    assert!(lines.lines().last().unwrap().starts_with("-D "), "{lines}");
+    let out = dst.ctctl_stdin(&["restore"], &lines);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(crate::harness::table(&src), crate::harness::table(&dst));
+    assert_eq!(
+        crate::harness::list(&src, &["-o", "save"]).len(),
+        1,
+        "list -o save too"
+    );
+}

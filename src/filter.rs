@@ -581,6 +581,8 @@ pub struct Filter {
     pub idle: Option<IdleMatch>,
     /// `--older-than`: started longer ago than this (needs timestamps).
     pub older_than: Option<AgeMatch>,
+    /// `-l`/`--label`: every one of these label bits is set.
+    pub labels: Option<Vec<u32>>,
 }
 
 /// `--idle-over`: entries whose last packet is more than `over` seconds
@@ -841,6 +843,16 @@ impl Filter {
         }
         if let Some(idle) = &self.idle {
             if idle.timeouts.idle(f).is_none_or(|i| i <= idle.over) {
+                return false;
+            }
+        }
+        if let Some(want) = &self.labels {
+            let set: Vec<u32> = f
+                .labels
+                .as_ref()
+                .map(|l| l.bits().collect())
+                .unwrap_or_default();
+            if !want.iter().all(|b| set.contains(b)) {
                 return false;
             }
         }

@@ -52,6 +52,7 @@ pub mod error;
 pub mod events;
 pub mod filter;
 pub mod filterset;
+pub mod labels;
 pub mod live;
 pub mod netns;
 pub mod probe;

@@ -221,11 +221,16 @@ mod tests {
             parse_line("-L").is_err(),
             "lists are no lines of a saved table"
         );
+        let l = create("-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 2 -t 5 -l 3");
+        assert_eq!(
+            l.labels.unwrap().bits().collect::<Vec<_>>(),
+            [3],
+            "labels are applied, not dropped"
+        );
         assert!(
-            parse_line("-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 2 -t 5 -l 3")
-                .unwrap_err()
-                .contains("labels"),
-            "labels are refused, not dropped"
+            parse_line("-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 2 -t 5 --helper ftp")
+                .is_err(),
+            "the helper is refused, not dropped"
         );
         assert!(parse_line("-I -p 200 -s 1.2.3.4 -d 5.6.7.8")
             .unwrap_err()

@@ -598,6 +598,16 @@ pub struct FilterArgs {
     #[arg(long = "older-than", value_name = "DURATION", value_parser = parse_duration)]
     pub older_than: Option<u64>,
 
+    /// Connection labels that must all be set: bit numbers or names from
+    /// /etc/xtables/connlabel.conf (repeatable, or comma-separated)
+    #[arg(
+        short = 'l',
+        long = "label",
+        value_name = "LABEL[,...]",
+        value_delimiter = ','
+    )]
+    pub label: Vec<String>,
+
     /// More selections, one per line of FILE (- for stdin) in the syntax of these
     /// flags; an entry matches if it matches any line and every filter given on the
     /// command line. `#` starts a comment. list, count, delete, flush, update, save
@@ -612,6 +622,15 @@ impl FilterArgs {
     pub fn to_filter(&self) -> Result<Filter, crate::Error> {
         let mut filter = self.parse()?;
         let paths = Paths::system();
+        if !self.label.is_empty() {
+            let map = crate::labels::LabelMap::load(&paths);
+            let bits = self
+                .label
+                .iter()
+                .map(|l| map.bit(l).map_err(|e| FilterError::new("--label", l, e)))
+                .collect::<Result<Vec<u32>, FilterError>>()?;
+            filter.labels = Some(bits);
+        }
         if let Some(over) = self.idle_over {
             filter.idle = Some(IdleMatch {
                 over: over.min(u32::MAX as u64) as u32,
@@ -687,6 +706,7 @@ impl FilterArgs {
             id: self.id,
             idle: None,
             older_than: None,
+            labels: None,
         }
         .normalize()
         .map(|mut f| {

@@ -103,12 +103,18 @@ pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
         string(out, h);
     }
     if let Some(l) = &f.labels {
+        // Names from connlabel.conf where it gives one, else the bit.
+        static MAP: std::sync::OnceLock<crate::labels::LabelMap> = std::sync::OnceLock::new();
+        let map = MAP.get_or_init(|| crate::labels::LabelMap::load(&crate::tune::Paths::system()));
         out.extend_from_slice(b",\"labels\":[");
         for (i, bit) in l.bits().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            num(out, bit as u64);
+            match map.name(bit) {
+                Some(name) => string(out, name),
+                None => num(out, bit as u64),
+            }
         }
         out.push(b']');
     }

@@ -24,35 +24,14 @@ use crate::wait::WaitFor;
 use crate::BatchStats;
 use crate::Conntrack;
 
-/// `/etc/xtables/connlabel.conf`: `N name` lines.
-fn label_bit(paths: &Paths, label: &str) -> anyhow::Result<u32> {
-    if let Ok(n) = label.parse::<u32>() {
-        if n < 128 {
-            return Ok(n);
-        }
-        bail!("label {n}: label bits are 0-127");
-    }
-    let file = paths.etc.join("xtables/connlabel.conf");
-    let text = std::fs::read_to_string(&file).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let mut w = l.split_whitespace();
-            let n = w.next()?.parse::<u32>().ok()?;
-            (w.next()? == label).then_some(n)
-        })
-        .next()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "unknown label '{label}' (not a bit number, not in {})",
-                file.display()
-            )
-        })
-}
-
 fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'static>> {
     let bits = labels
         .iter()
-        .map(|l| label_bit(paths, l))
+        .map(|l| {
+            crate::labels::LabelMap::load(paths)
+                .bit(l)
+                .map_err(anyhow::Error::msg)
+        })
         .collect::<anyhow::Result<Vec<u32>>>()?;
     Ok(Labels::from_bits(bits))
 }

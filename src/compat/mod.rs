@@ -342,6 +342,8 @@ pub fn flow_of(o: &Opts) -> Result<Flow<'static>, Failure> {
         mark: o.mark.map(|(v, _)| v),
         zone: o.zone,
         proto_info: proto_info(o, proto),
+        labels: (!o.labels.is_empty())
+            .then(|| ctctl_netlink::conntrack::Labels::from_bits(o.labels.iter().copied())),
         ..Flow::default()
     })
 }
@@ -450,6 +452,7 @@ fn filter_of(o: &Opts, with_meta: bool) -> Result<(Filter, Extra), Failure> {
             dst: nat_addr(&o.dst_nat),
             any: nat_addr(&o.any_nat),
         },
+        labels: (!o.labels.is_empty()).then(|| o.labels.clone()),
         ..Filter::default()
     };
     let f = f.normalize().map_err(|e| Failure::param(e.to_string()))?;
@@ -604,16 +607,24 @@ fn update(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
         let mark = o.mark.map(|(v, m)| (v & m, m));
         let new_mark = mark.map(|(v, m)| (old_mark & !m) ^ v);
         let old_status = f.status.map_or(0, |s| s.0);
+        let old_labels: Vec<u32> = f
+            .labels
+            .as_ref()
+            .map(|l| l.bits().collect())
+            .unwrap_or_default();
+        let labels_change = o.label_add.iter().any(|b| !old_labels.contains(b))
+            || o.label_del.iter().any(|b| old_labels.contains(b));
         let changes = new_mark.is_some_and(|m| m != old_mark)
             || o.status.is_some_and(|s| old_status & s != s)
-            || o.timeout.is_some();
+            || o.timeout.is_some()
+            || labels_change;
         if !changes {
             return Ok(ControlFlow::Continue(()));
         }
         let change = Update {
             mark,
             timeout: o.timeout,
-            labels: None,
+            labels: labels_change.then(|| label_change(&o.label_add, &o.label_del)),
             // The kernel refuses (EBUSY) a status that flips CONFIRMED,
             // EXPECTED or DYING: send the entry's bits plus the new ones.
             status: o.status.map(|s| s | old_status),
@@ -639,6 +650,23 @@ fn update(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
         n.saturating_sub(stats.skipped),
         file_mode,
     ))
+}
+
+/// The label bits to write and which to touch, for an update.
+fn label_change(add: &[u32], del: &[u32]) -> ([u8; 16], [u8; 16]) {
+    let bytes = |bits: &[u32]| {
+        let l = ctctl_netlink::conntrack::Labels::from_bits(bits.iter().copied());
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&l.0[..16]);
+        out
+    };
+    let set = bytes(add);
+    let del = bytes(del);
+    let mut mask = [0u8; 16];
+    for i in 0..16 {
+        mask[i] = set[i] | del[i];
+    }
+    (set, mask)
 }
 
 fn get(o: &Opts) -> Result<i32, Failure> {

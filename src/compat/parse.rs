@@ -102,6 +102,11 @@ pub struct Opts {
     pub vtag_reply: Option<u32>,
     /// DCCP role: 0 client, 1 server.
     pub role: Option<u8>,
+    /// `-l`: labels to set (create) or that must be set (filters).
+    pub labels: Vec<u32>,
+    /// `--label-add`, `--label-del` (update).
+    pub label_add: Vec<u32>,
+    pub label_del: Vec<u32>,
 }
 
 /// How an option takes its value.
@@ -468,9 +473,16 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
             }
             'b' => o.buffer_size = Some(num(v)?),
             'l' | '\u{d}' | '\u{e}' => {
-                return Err(Failure::other(
-                    "connection labels are not supported by this conntrack (ctctl) yet",
-                ))
+                let map = crate::labels::LabelMap::load(&crate::tune::Paths::system());
+                let bits = v
+                    .split(',')
+                    .map(|l| map.bit(l).map_err(Failure::param))
+                    .collect::<Result<Vec<u32>, Failure>>()?;
+                match key {
+                    'l' => o.labels.extend(bits),
+                    '\u{d}' => o.label_add.extend(bits),
+                    _ => o.label_del.extend(bits),
+                }
             }
             '\u{5}' => o.sport = Some(num(v)?),
             '\u{6}' => o.dport = Some(num(v)?),

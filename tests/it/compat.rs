@@ -189,13 +189,13 @@ fn restore_replays_update_delete_and_flush_lines() {
 -U -s 10.0.0.1 -m 5
 -D -s 10.0.0.3
 -I -s 10.0.0.4 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60 --helper ftp
--I -s 10.0.0.5 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60 -l 1
+-I -s 10.0.0.5 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 60 --secmark 4
 ";
     let out = ns.ctctl_stdin(&["restore"], input);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("line 6:") && err.contains("--helper"), "{err}");
-    assert!(err.contains("line 7:") && err.contains("labels"), "{err}");
+    assert!(err.contains("line 7:") && err.contains("secmark"), "{err}");
     let table = crate::harness::table(&ns);
     assert_eq!(table.len(), 1, "{table:?}");
     assert!(
@@ -239,4 +239,54 @@ fn events_as_save_lines_mirror_a_table() {
         1,
         "list -o save too"
     );
+}
+
+/// Labels by bit or connlabel.conf name: a filter on list and delete
+/// (every label given must be set), set on create, added and removed on
+/// update, the same through the conntrack face.
+#[test]
+fn labels_filter_and_change() {
+    require_root!();
+    let ns = Netns::new();
+    assert!(
+        crate::modify::enable_labels(&ns),
+        "a ruleset using ct labels"
+    );
+    for (sport, labels) in [("1", "1,70"), ("2", "1"), ("3", "")] {
+        let mut args = vec![
+            "create", "-p", "udp", "-s", "10.0.0.1", "-d", "10.0.0.2", "--sport", sport, "--dport",
+            "53", "-t", "60",
+        ];
+        for l in labels.split(',').filter(|l| !l.is_empty()) {
+            args.extend_from_slice(&["-l", l]);
+        }
+        ns.ctctl_ok(&args);
+    }
+    let n = |args: &[&str]| crate::harness::list(&ns, args).len();
+    assert_eq!(n(&["-l", "1"]), 2);
+    assert_eq!(n(&["-l", "1,70"]), 1);
+    assert_eq!(n(&["--label", "70", "--label", "1"]), 1);
+    let bad = ns.ctctl_out(&["list", "-l", "no-such-name"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("connlabel.conf"));
+    // The conntrack face: -L -l, -U --label-add/--label-del, -D -l.
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let out = run(&ns, ours, "-U -p udp --sport 3 --label-add 5", None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(n(&["-l", "5"]), 1);
+    let out = run(&ns, ours, "-U -p udp --sport 1 --label-del 70", None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(n(&["-l", "70"]), 0);
+    let out = run(&ns, ours, "-D -l 1", None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 flow entries have been deleted."));
+    assert_eq!(n(&[]), 1);
 }

@@ -18,7 +18,7 @@ fn json(s: &str) -> serde_json::Value {
 
 /// Loads a ruleset that uses ct labels: without one the kernel does not
 /// keep labels on entries (`nf_ct_labels_ext_add` needs `labels_used`).
-fn enable_labels(ns: &Netns) -> bool {
+pub fn enable_labels(ns: &Netns) -> bool {
     let mut child = std::process::Command::new("ip")
         .args(["netns", "exec", &ns.name, "nft", "-f", "-"])
         .stdin(Stdio::piped())

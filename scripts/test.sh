@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need when missing
-# (conntrack, nftables, iproute2, procps, prometheus with promtool, tmux),
+# (conntrack, nftables, iproute2, procps, prometheus with promtool, tmux,
+# curl and python3-pyftpdlib for the FTP helper's expectations),
 # then runs formatting, lints and
 # every test of the workspace.
 #
@@ -18,6 +19,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v sysctl >/dev/null || missing+=(procps)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v curl >/dev/null || missing+=(curl)
+/usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null || missing+=(python3-pyftpdlib)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
   if [ "$(id -u)" -eq 0 ]; then

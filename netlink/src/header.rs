@@ -62,6 +62,15 @@ pub const IPCTNL_MSG_CT_GET_DYING: u8 = 6;
 /// Dump the unconfirmed list.
 pub const IPCTNL_MSG_CT_GET_UNCONFIRMED: u8 = 7;
 
+/// `enum cntl_msg_exp_types`: create an expectation; in events, a new one.
+pub const IPCTNL_MSG_EXP_NEW: u8 = 0;
+/// Dump or get expectations.
+pub const IPCTNL_MSG_EXP_GET: u8 = 1;
+/// Delete expectations; in events, one went away.
+pub const IPCTNL_MSG_EXP_DELETE: u8 = 2;
+/// Per-CPU expectation statistics.
+pub const IPCTNL_MSG_EXP_GET_STATS_CPU: u8 = 3;
+
 /// The netlink message type of a ctnetlink message: subsystem in the high byte.
 #[inline]
 pub const fn ct_msg_type(msg: u8) -> u16 {

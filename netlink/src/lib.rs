@@ -9,6 +9,8 @@
 //! - [`conntrack`]: entries ([`conntrack::Flow`], decoded without
 //!   allocating), tuples, protocol state, status, counters, kernel-side
 //!   filters, request encoders and events;
+//! - [`expect`]: the expectation table (helpers' expected connections):
+//!   decoding, requests, per-CPU counters;
 //! - [`stats`]: `GET_STATS` and `GET_STATS_CPU`;
 //! - [`socket`]: a blocking socket with receive-buffer sizing and
 //!   request/reply handling;
@@ -23,6 +25,7 @@ pub mod bpf;
 pub mod conntrack;
 pub mod dump;
 pub mod error;
+pub mod expect;
 pub mod header;
 pub mod socket;
 pub mod stats;

@@ -21,7 +21,7 @@ use crate::Conntrack;
 /// flags again: a signal that lands just before the wait starts does not
 /// interrupt it, so without this bound SIGTERM could go unseen until the
 /// next event.
-const SIGNAL_TICK: Duration = Duration::from_millis(250);
+pub(crate) const SIGNAL_TICK: Duration = Duration::from_millis(250);
 
 /// Overrun warnings on stderr: at most one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(1);

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod docs;
 pub mod events;
 pub mod exit;
+pub mod expect;
 pub mod exporter;
 pub mod json;
 pub mod modify;
@@ -77,6 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Probe => status::probe(&cli),
         Command::Exporter(_) => unreachable!("handled above"),
         Command::Top(a) => top::run(&cli, a),
+        Command::Expect(c) => expect::run(&cli, c),
         Command::Completions(_) | Command::Manpages(_) => unreachable!("handled above"),
     }
 }

@@ -73,6 +73,11 @@ struct Report {
     states: Vec<(&'static str, u64)>,
     /// Entries on the dying list (destroyed, DESTROY event not delivered).
     dying: u64,
+    /// Expectations in this namespace, `nf_conntrack_expect_max`, and the
+    /// per-CPU expectation counters summed.
+    expect_count: u64,
+    expect_max: Option<u64>,
+    expect_stats: [u64; 3],
     /// drop, early_drop, insert_failed per second, when sampled.
     rates: Option<[f64; 3]>,
     /// How the rates were sampled.
@@ -171,6 +176,16 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
             Ok(ControlFlow::Continue(()))
         },
     )?;
+    ct.expect_for_each(&crate::ExpectFilter::default(), |_| {
+        r.expect_count += 1;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    r.expect_max = read_u64(&paths.netfilter("nf_conntrack_expect_max"))?;
+    for c in ct.expect_stats_cpu()? {
+        r.expect_stats[0] += u64::from(c.new);
+        r.expect_stats[1] += u64::from(c.create);
+        r.expect_stats[2] += u64::from(c.delete);
+    }
     r.warn = a.warn;
     r.crit = a.crit;
     if a.check || a.state_file.is_some() {
@@ -290,6 +305,15 @@ fn judge(r: &mut Report) {
             "note: table {util:.0}% full; worth watching the trend (not a problem yet)"
         ));
     }
+    if let Some(emax) = r.expect_max.filter(|m| *m > 0) {
+        let eutil = pct(r.expect_count, emax);
+        if eutil >= r.warn {
+            v = v.max(Verdict::Warning);
+            r.warnings.push(format!(
+                "expectation table {eutil:.0}% full: helpers (FTP, SIP) cannot set up related connections when it is full; raise expect_max (`ctctl config set expect_max N`)"
+            ));
+        }
+    }
     match r.rates {
         Some([drop, early, failed]) => {
             if drop > 0.0 || early > 0.0 {
@@ -388,8 +412,14 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         }
         b.extend_from_slice(
             format!(
-                "}},\"loopback\":{},\"dying\":{},\"rates\":",
-                r.loopback, r.dying
+                "}},\"loopback\":{},\"dying\":{},\"expect\":{{\"count\":{},\"max\":{},\"expect_new\":{},\"expect_create\":{},\"expect_delete\":{}}},\"rates\":",
+                r.loopback,
+                r.dying,
+                r.expect_count,
+                r.expect_max.map_or("null".to_string(), |m| m.to_string()),
+                r.expect_stats[0],
+                r.expect_stats[1],
+                r.expect_stats[2]
             )
             .as_bytes(),
         );
@@ -473,6 +503,14 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             thousands(r.dying)
         ))?;
     }
+    line(format!(
+        "expect     {} / {} max (expect_new={} expect_create={} expect_delete={} since boot)",
+        thousands(r.expect_count),
+        r.expect_max.map_or("?".to_string(), thousands),
+        r.expect_stats[0],
+        r.expect_stats[1],
+        r.expect_stats[2]
+    ))?;
     if let Some([d, e, f]) = r.rates {
         line(format!(
             "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s ({})",

@@ -11,6 +11,7 @@
 //! with `-`, stray words ignored. `-R FILE` replays `-I`/`-A`/`-U`/`-D`/`-F`
 //! lines.
 
+pub mod expect;
 pub mod parse;
 pub mod save;
 
@@ -186,6 +187,9 @@ fn summary(cmd: Cmd, n: u64, file_mode: bool) -> i32 {
 }
 
 fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
+    if o.table == "expect" && !matches!(o.cmd, Cmd::Help | Cmd::Version) {
+        return expect::run(o, file_mode);
+    }
     match o.cmd {
         Cmd::Version => {
             println!("conntrack v{VERSION} (conntrack-tools)");
@@ -505,9 +509,6 @@ fn table(o: &Opts) -> Result<Table, Failure> {
         "conntrack" => Ok(Table::Conntrack),
         "dying" => Ok(Table::Dying),
         "unconfirmed" => Ok(Table::Unconfirmed),
-        "expect" => Err(Failure::other(
-            "Operation failed: the expectation table is not supported by this conntrack (ctctl)",
-        )),
         other => Err(Failure::param(format!("unknown type `{other}'"))),
     }
 }

@@ -107,6 +107,18 @@ pub struct Opts {
     /// `--label-add`, `--label-del` (update).
     pub label_add: Vec<u32>,
     pub label_del: Vec<u32>,
+    /// Expectations: `--tuple-src`, `--tuple-dst` (the expected tuple).
+    pub exp_src: Option<IpAddr>,
+    pub exp_dst: Option<IpAddr>,
+    /// `--tuple-port-src`, `--tuple-port-dst`.
+    pub exp_sport: Option<u16>,
+    pub exp_dport: Option<u16>,
+    /// `--mask-src`, `--mask-dst` as given (an expectation's mask).
+    pub mask_src: Option<IpAddr>,
+    pub mask_dst: Option<IpAddr>,
+    /// `--mask-port-src`, `--mask-port-dst`.
+    pub mask_sport: Option<u16>,
+    pub mask_dport: Option<u16>,
 }
 
 /// How an option takes its value.
@@ -177,6 +189,12 @@ const OPTIONS: &[(char, &[&str], Arg)] = &[
     ('\u{f}', &["orig-vtag"], Arg::Required),
     ('\u{10}', &["reply-vtag"], Arg::Required),
     ('\u{11}', &["role"], Arg::Required),
+    ('\u{12}', &["tuple-src"], Arg::Required),
+    ('\u{13}', &["tuple-dst"], Arg::Required),
+    ('\u{14}', &["tuple-port-src"], Arg::Required),
+    ('\u{15}', &["tuple-port-dst"], Arg::Required),
+    ('\u{16}', &["mask-port-src"], Arg::Required),
+    ('\u{17}', &["mask-port-dst"], Arg::Required),
 ];
 
 fn bad(arg: &str) -> Failure {
@@ -419,7 +437,26 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
                 let m = mask(v)?;
                 set_family(&mut o.family, m.1)?;
                 masks[usize::from(key == '\u{4}')] = Some(m);
+                let ip = v.parse().ok();
+                if key == '\u{3}' {
+                    o.mask_src = ip;
+                } else {
+                    o.mask_dst = ip;
+                }
             }
+            '\u{12}' | '\u{13}' => {
+                let ip: IpAddr = v.parse().map_err(|_| bad(v))?;
+                set_family(&mut o.family, if ip.is_ipv4() { AF_INET } else { AF_INET6 })?;
+                if key == '\u{12}' {
+                    o.exp_src = Some(ip);
+                } else {
+                    o.exp_dst = Some(ip);
+                }
+            }
+            '\u{14}' => o.exp_sport = Some(num(v)?),
+            '\u{15}' => o.exp_dport = Some(num(v)?),
+            '\u{16}' => o.mask_sport = Some(num(v)?),
+            '\u{17}' => o.mask_dport = Some(num(v)?),
             'p' => o.proto = Some(protocol(v)?),
             't' => o.timeout = Some(num(v)?),
             'u' => o.status = Some(status(v)?),
@@ -529,6 +566,10 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
         || o.icmp_type.is_some()
         || o.icmp_code.is_some()
         || o.icmp_id.is_some()
+        || o.exp_sport.is_some()
+        || o.exp_dport.is_some()
+        || o.mask_sport.is_some()
+        || o.mask_dport.is_some()
         || state_name.is_some();
     if l4 && o.proto.is_none() {
         return Err(Failure::param(

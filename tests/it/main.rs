@@ -9,6 +9,7 @@ mod delete;
 mod errors;
 mod events;
 mod exact;
+mod expect;
 mod filterset;
 mod get;
 mod hardening;

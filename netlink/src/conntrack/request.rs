@@ -57,9 +57,22 @@ impl RequestBuf {
     /// attributes through the returned writer; the length is set when it is
     /// dropped.
     pub fn message(&mut self, msg: u8, flags: u16, seq: u32, family: u8) -> MessageWriter<'_> {
+        self.message_in(NFNL_SUBSYS_CTNETLINK, msg, flags, seq, family)
+    }
+
+    /// Starts a message of another nfnetlink subsystem (the expectation
+    /// table's `NFNL_SUBSYS_CTNETLINK_EXP`).
+    pub fn message_in(
+        &mut self,
+        subsys: u8,
+        msg: u8,
+        flags: u16,
+        seq: u32,
+        family: u8,
+    ) -> MessageWriter<'_> {
         let start = begin_message(
             &mut self.buf,
-            ct_msg_type(msg),
+            ((subsys as u16) << 8) | msg as u16,
             NLM_F_REQUEST | flags,
             seq,
             NfGenMsg {

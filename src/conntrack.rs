@@ -215,8 +215,25 @@ impl Conntrack {
     pub fn get(&mut self, orig: &Tuple, zone: Option<u16>) -> Result<Option<Flow<'static>>> {
         let mut req = RequestBuf::new();
         request::get(&mut req, self.sock.next_seq(), orig, zone);
+        self.get_request(&req)
+    }
+
+    /// The entry whose reply tuple is `reply` (complete, as for
+    /// [`Conntrack::get`]), or `None`: how a NATed connection is found from
+    /// the addresses its replies carry. conntrack(8): `-G -r -q`.
+    pub fn get_by_reply(
+        &mut self,
+        reply: &Tuple,
+        zone: Option<u16>,
+    ) -> Result<Option<Flow<'static>>> {
+        let mut req = RequestBuf::new();
+        request::get_reply(&mut req, self.sock.next_seq(), reply, zone);
+        self.get_request(&req)
+    }
+
+    fn get_request(&mut self, req: &RequestBuf) -> Result<Option<Flow<'static>>> {
         let mut out = None;
-        let r = self.sock.transact(&req, "get", |msg| {
+        let r = self.sock.transact(req, "get", |msg| {
             if msg.header.msg() == IPCTNL_MSG_CT_NEW {
                 let f = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("get"))?;
                 out = Some(f.into_owned());

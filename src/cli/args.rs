@@ -840,48 +840,115 @@ impl TupleArgs {
     /// The tuple, checked for completeness: both ports for port
     /// protocols, type, code and id for ICMP.
     pub fn tuple(&self) -> Result<crate::Tuple, String> {
-        use crate::filter::{has_ports, proto_name};
-        use ctctl_netlink::conntrack::proto;
-        if self.src.is_ipv4() != self.dst.is_ipv4() {
-            return Err("--src and --dst must be of the same family".to_string());
-        }
-        let mut t = crate::Tuple {
-            src: Some(self.src),
-            dst: Some(self.dst),
-            proto: Some(self.proto),
-            ..crate::Tuple::default()
-        };
-        if has_ports(self.proto) {
-            let (Some(s), Some(d)) = (self.l4.sport, self.l4.dport) else {
-                return Err(format!(
-                    "a {} entry is named by its ports: give --sport and --dport",
-                    proto_name(self.proto)
-                ));
-            };
-            t.src_port = Some(s);
-            t.dst_port = Some(d);
-        } else if self.proto == proto::ICMP || self.proto == proto::ICMPV6 {
-            let (Some(ty), Some(code), Some(id)) = (
-                self.l4.icmp.icmp_type,
-                self.l4.icmp.icmp_code,
-                self.l4.icmp.icmp_id,
-            ) else {
-                return Err(
-                    "an ICMP entry is named by --icmp-type, --icmp-code and --icmp-id".to_string(),
-                );
-            };
-            t.icmp_type = Some(ty);
-            t.icmp_code = Some(code);
-            t.icmp_id = Some(id);
-        }
-        Ok(t)
+        complete_tuple(
+            self.proto,
+            (self.src, self.dst),
+            (self.l4.sport, self.l4.dport),
+            &self.l4.icmp,
+            ("--src", "--dst", "--sport", "--dport"),
+        )
     }
+}
+
+/// A complete tuple (what a lookup needs): addresses of one family, and
+/// both ports for port protocols or type, code and id for ICMP. `names`
+/// are the flags, for the messages.
+pub fn complete_tuple(
+    proto_num: u8,
+    (src, dst): (std::net::IpAddr, std::net::IpAddr),
+    (sport, dport): (Option<u16>, Option<u16>),
+    icmp: &IcmpArgs,
+    names: (&str, &str, &str, &str),
+) -> Result<crate::Tuple, String> {
+    use crate::filter::{has_ports, proto_name};
+    use ctctl_netlink::conntrack::proto;
+    if src.is_ipv4() != dst.is_ipv4() {
+        return Err(format!(
+            "{} and {} must be of the same family",
+            names.0, names.1
+        ));
+    }
+    let mut t = crate::Tuple {
+        src: Some(src),
+        dst: Some(dst),
+        proto: Some(proto_num),
+        ..crate::Tuple::default()
+    };
+    if has_ports(proto_num) {
+        let (Some(s), Some(d)) = (sport, dport) else {
+            return Err(format!(
+                "a {} entry is named by its ports: give {} and {}",
+                proto_name(proto_num),
+                names.2,
+                names.3
+            ));
+        };
+        t.src_port = Some(s);
+        t.dst_port = Some(d);
+    } else if proto_num == proto::ICMP || proto_num == proto::ICMPV6 {
+        let (Some(ty), Some(code), Some(id)) = (icmp.icmp_type, icmp.icmp_code, icmp.icmp_id)
+        else {
+            return Err(
+                "an ICMP entry is named by --icmp-type, --icmp-code and --icmp-id".to_string(),
+            );
+        };
+        t.icmp_type = Some(ty);
+        t.icmp_code = Some(code);
+        t.icmp_id = Some(id);
+    }
+    Ok(t)
 }
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
+    /// Layer-4 protocol
+    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, required = true)]
+    pub proto: u8,
+
+    /// Original source address (with --dst: look up by the original tuple)
+    #[arg(
+        short = 's',
+        long = "src",
+        visible_alias = "orig-src",
+        value_name = "ADDR",
+        requires = "dst"
+    )]
+    pub src: Option<std::net::IpAddr>,
+
+    /// Original destination address
+    #[arg(
+        short = 'd',
+        long = "dst",
+        visible_alias = "orig-dst",
+        value_name = "ADDR",
+        requires = "src"
+    )]
+    pub dst: Option<std::net::IpAddr>,
+
     #[command(flatten)]
-    pub tuple: TupleArgs,
+    pub l4: L4Args,
+
+    /// Reply source address (with --reply-dst, and without --src/--dst: look up
+    /// by the reply tuple, as a NATed connection's replies carry it)
+    #[arg(short = 'r', long = "reply-src", value_name = "ADDR", requires = "reply_dst", conflicts_with_all = ["src", "dst"])]
+    pub reply_src: Option<std::net::IpAddr>,
+
+    /// Reply destination address
+    #[arg(
+        short = 'q',
+        long = "reply-dst",
+        value_name = "ADDR",
+        requires = "reply_src"
+    )]
+    pub reply_dst: Option<std::net::IpAddr>,
+
+    /// Reply source port
+    #[arg(long = "reply-port-src", value_name = "PORT")]
+    pub reply_sport: Option<u16>,
+
+    /// Reply destination port
+    #[arg(long = "reply-port-dst", value_name = "PORT")]
+    pub reply_dport: Option<u16>,
 
     /// Conntrack zone
     #[arg(short = 'w', long, value_name = "ZONE")]

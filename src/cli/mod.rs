@@ -273,9 +273,39 @@ pub fn warn_untrusted(ct: &Conntrack) {
 }
 
 fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {
-    let tuple = a.tuple.tuple().map_err(anyhow::Error::msg)?;
-    let mut ct = Conntrack::open()?;
-    match ct.get(&tuple, a.zone)? {
+    let found = match (a.src, a.dst, a.reply_src, a.reply_dst) {
+        (Some(s), Some(d), _, _) => {
+            let t = args::complete_tuple(
+                a.proto,
+                (s, d),
+                (a.l4.sport, a.l4.dport),
+                &a.l4.icmp,
+                ("--src", "--dst", "--sport", "--dport"),
+            )
+            .map_err(anyhow::Error::msg)?;
+            Conntrack::open()?.get(&t, a.zone)?
+        }
+        (_, _, Some(s), Some(d)) => {
+            let t = args::complete_tuple(
+                a.proto,
+                (s, d),
+                (a.reply_sport, a.reply_dport),
+                &a.l4.icmp,
+                (
+                    "--reply-src",
+                    "--reply-dst",
+                    "--reply-port-src",
+                    "--reply-port-dst",
+                ),
+            )
+            .map_err(anyhow::Error::msg)?;
+            Conntrack::open()?.get_by_reply(&t, a.zone)?
+        }
+        _ => {
+            anyhow::bail!("name the entry by its original tuple (-s -d) or its reply tuple (-r -q)")
+        }
+    };
+    match found {
         Some(f) => {
             let mut out = Out::stdout();
             Render::new(cli.output, a.show_id).flow(out.buf(), &f, None);

@@ -676,7 +676,14 @@ fn get(o: &Opts) -> Result<i32, Failure> {
         ..o.clone()
     })?;
     let mut ct = Conntrack::open()?;
-    match ct.get(&flow.orig, o.zone)? {
+    // Named by its reply tuple (-r -q) only: looked up by that, so a NATed
+    // entry is found (the mirrored original would not be its own).
+    let found = if o.src.is_none() && o.dst.is_none() && o.reply_src.is_some() {
+        ct.get_by_reply(&flow.reply, o.zone)?
+    } else {
+        ct.get(&flow.orig, o.zone)?
+    };
+    match found {
         Some(f) => {
             let (render, _) = render(o);
             let mut out = crate::cli::output::Out::stdout();

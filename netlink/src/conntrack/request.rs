@@ -151,10 +151,22 @@ pub fn dump_zero_counters(req: &mut RequestBuf, seq: u32, filter: &KernelFilter)
 /// (addresses, protocol and ports or ICMP fields must all be set).
 /// conntrack(8): `-G`.
 pub fn get(req: &mut RequestBuf, seq: u32, orig: &Tuple, zone: Option<u16>) {
-    let family = orig.family().unwrap_or(AF_UNSPEC);
+    get_by(req, seq, CTA_TUPLE_ORIG, orig, zone);
+}
+
+/// Appends a request for the one entry whose reply tuple is `reply`
+/// (`CTA_TUPLE_REPLY`: the kernel looks it up in the same hash, so a NATed
+/// entry is found by the addresses its replies carry). conntrack(8): `-G`
+/// with `-r -q`.
+pub fn get_reply(req: &mut RequestBuf, seq: u32, reply: &Tuple, zone: Option<u16>) {
+    get_by(req, seq, CTA_TUPLE_REPLY, reply, zone);
+}
+
+fn get_by(req: &mut RequestBuf, seq: u32, kind: u16, tuple: &Tuple, zone: Option<u16>) {
+    let family = tuple.family().unwrap_or(AF_UNSPEC);
     let mut m = req.message(IPCTNL_MSG_CT_GET, NLM_F_ACK, seq, family);
     let mut w = m.attrs();
-    orig.encode(&mut w, CTA_TUPLE_ORIG);
+    tuple.encode(&mut w, kind);
     if let Some(z) = zone {
         w.put_be16(CTA_ZONE, z);
     }

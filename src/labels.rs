@@ -11,13 +11,17 @@ use crate::tune::Paths;
 pub struct LabelMap {
     file: PathBuf,
     names: Vec<(u32, String)>,
+    /// Whether the file could be read.
+    found: bool,
 }
 
 impl LabelMap {
     /// `connlabel.conf` under `paths.etc` (empty when missing).
     pub fn load(paths: &Paths) -> LabelMap {
         let file = paths.etc.join("xtables/connlabel.conf");
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let read = std::fs::read_to_string(&file);
+        let found = read.is_ok();
+        let text = read.unwrap_or_default();
         let names = text
             .lines()
             .filter_map(|l| {
@@ -27,7 +31,12 @@ impl LabelMap {
                 Some((n, w.next()?.to_string()))
             })
             .collect();
-        LabelMap { file, names }
+        LabelMap { file, names, found }
+    }
+
+    /// Whether connlabel.conf was there to read.
+    pub fn found(&self) -> bool {
+        self.found
     }
 
     /// A label's bit: a number 0-127, or a name from the file.
@@ -49,6 +58,12 @@ impl LabelMap {
                     self.file.display()
                 )
             })
+    }
+
+    /// The system's map (`/etc/xtables/connlabel.conf`), read once.
+    pub fn system() -> &'static LabelMap {
+        static MAP: std::sync::OnceLock<LabelMap> = std::sync::OnceLock::new();
+        MAP.get_or_init(|| LabelMap::load(&Paths::system()))
     }
 
     /// The name of a bit, when the file gives one.

@@ -42,7 +42,7 @@ pub enum Format {
     Extended,
     /// JSON Lines
     Json,
-    /// conntrack -o save lines (`-A ...`; events: `-I`, `-U`, `-D`), which
+    /// conntrack -o save lines (`-A ...`; events: `-A`, `-U`, `-D`), which
     /// `restore` and `conntrack -R` replay
     Save,
 }

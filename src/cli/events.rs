@@ -286,7 +286,7 @@ fn resync(render: &Render, out: &mut Out, filter: &crate::Filter) -> anyhow::Res
 }
 
 /// conntrack -E's `--timestamp` prefix: `[seconds.micros]\t`.
-fn timestamp_prefix(out: &mut Vec<u8>, ns: u64) {
+pub(crate) fn timestamp_prefix(out: &mut Vec<u8>, ns: u64) {
     let secs = ns / 1_000_000_000;
     let micros = (ns % 1_000_000_000) / 1000;
     out.push(b'[');

@@ -104,8 +104,7 @@ pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
     }
     if let Some(l) = &f.labels {
         // Names from connlabel.conf where it gives one, else the bit.
-        static MAP: std::sync::OnceLock<crate::labels::LabelMap> = std::sync::OnceLock::new();
-        let map = MAP.get_or_init(|| crate::labels::LabelMap::load(&crate::tune::Paths::system()));
+        let map = crate::labels::LabelMap::system();
         out.extend_from_slice(b",\"labels\":[");
         for (i, bit) in l.bits().enumerate() {
             if i > 0 {

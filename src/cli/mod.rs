@@ -139,6 +139,7 @@ impl Render {
             text: TextOpts {
                 extended: format == Format::Extended,
                 show_id,
+                labels: text::LabelStyle::NamedOrBits,
             },
             now: now_ns() / 1_000_000_000,
         }
@@ -150,9 +151,10 @@ impl Render {
         match self.format {
             Format::Json => json::write_flow(out, f, event),
             Format::Save => {
+                // New entries are `-A` as conntrack 1.4.7 writes them: a
+                // replay into a table that already has the entry updates it.
                 let cmd = match event.map(|e| e.name) {
-                    None | Some("resync") => "-A",
-                    Some("new") => "-I",
+                    None | Some("resync") | Some("new") => "-A",
                     Some("update") => "-U",
                     Some(_) => "-D",
                 };

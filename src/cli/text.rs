@@ -17,6 +17,22 @@ pub struct TextOpts {
     pub extended: bool,
     /// `-o id`: the entry id at the end.
     pub show_id: bool,
+    /// Connection labels at the end (`labels=NAME,...`).
+    pub labels: LabelStyle,
+}
+
+/// How text lines show connection labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LabelStyle {
+    /// Not at all (conntrack without `-o labels`).
+    Hidden,
+    /// As conntrack `-o labels`: the names connlabel.conf gives, unnamed
+    /// bits left out.
+    Named,
+    /// ctctl's lines: names where known, else the bit number, so no set
+    /// label goes unseen.
+    #[default]
+    NamedOrBits,
 }
 
 /// Appends the conntrack(8) line for `f` (without the newline). `now` is
@@ -115,6 +131,9 @@ pub fn write_flow(
             field(out, b"id=", id as u64);
         }
     }
+    if let Some(l) = &f.labels {
+        write_labels(out, l, opts.labels, crate::labels::LabelMap::system());
+    }
     // Drop the last blank, as libnetfilter_conntrack does.
     if out.last() == Some(&b' ') {
         out.pop();
@@ -126,6 +145,34 @@ pub fn write_flow(
             num(out, ev.portid as u64);
         }
     }
+}
+
+fn write_labels(
+    out: &mut Vec<u8>,
+    l: &ctctl_netlink::conntrack::Labels<'_>,
+    style: LabelStyle,
+    map: &crate::labels::LabelMap,
+) {
+    // conntrack -o labels without a connlabel.conf has no map: no labels.
+    if style == LabelStyle::Hidden
+        || l.bits().next().is_none()
+        || (style == LabelStyle::Named && !map.found())
+    {
+        return;
+    }
+    out.extend_from_slice(b"labels=");
+    for bit in l.bits() {
+        match (map.name(bit), style) {
+            (Some(name), _) => out.extend_from_slice(name.as_bytes()),
+            (None, LabelStyle::NamedOrBits) => num(out, bit as u64),
+            (None, _) => continue,
+        }
+        out.push(b',');
+    }
+    // conntrack drops the last character (the last comma, or the `=` when
+    // no bit has a name).
+    out.pop();
+    out.push(b' ');
 }
 
 /// `key=N ` (the key includes its `=`).
@@ -472,6 +519,7 @@ mod tests {
             TextOpts {
                 extended: true,
                 show_id: true,
+                labels: LabelStyle::Hidden,
             },
             0,
         );
@@ -479,5 +527,42 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "    [NEW] ipv4     2 tcp      6 99 ESTABLISHED src=1.2.3.4 dst=5.6.7.8 sport=1 dport=2 [UNREPLIED] src=5.6.7.8 dst=1.2.3.4 sport=2 dport=1 mark=0 use=1 id=5"
         );
+    }
+
+    #[test]
+    fn labels_by_name_or_bit_at_the_end() {
+        use crate::labels::LabelMap;
+        use ctctl_netlink::conntrack::Labels;
+        let (dir, mut paths) = crate::tune::testing::fake_tree("textlabels", &[]);
+        paths.etc = dir.join("etc");
+        std::fs::create_dir_all(paths.etc.join("xtables")).unwrap();
+        std::fs::write(
+            paths.etc.join("xtables/connlabel.conf"),
+            "1 blue\n70 green\n",
+        )
+        .unwrap();
+        let map = LabelMap::load(&paths);
+        let l = Labels::from_bits([1, 5, 70]);
+        let show = |style, map: &LabelMap| {
+            let mut out = Vec::new();
+            write_labels(&mut out, &l, style, map);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(show(LabelStyle::NamedOrBits, &map), "labels=blue,5,green ");
+        assert_eq!(show(LabelStyle::Named, &map), "labels=blue,green ");
+        assert_eq!(show(LabelStyle::Hidden, &map), "");
+        // conntrack with a map that names none of the bits: `labels `.
+        let only5 = Labels::from_bits([5]);
+        let mut out = Vec::new();
+        write_labels(&mut out, &only5, LabelStyle::Named, &map);
+        assert_eq!(out, b"labels ");
+        // No connlabel.conf: conntrack -o labels prints none, ctctl the bits.
+        let none = LabelMap::load(&crate::tune::Paths {
+            etc: dir.join("missing"),
+            ..paths.clone()
+        });
+        assert!(!none.found());
+        assert_eq!(show(LabelStyle::Named, &none), "");
+        assert_eq!(show(LabelStyle::NamedOrBits, &none), "labels=1,5,70 ");
     }
 }

@@ -501,7 +501,14 @@ fn render(o: &Opts) -> (Render, bool) {
     } else {
         Format::Text
     };
-    (Render::new(format, id), save)
+    let mut r = Render::new(format, id);
+    // conntrack shows labels only with -o labels, and only named ones.
+    r.text.labels = if o.output.iter().any(|x| x == "labels") {
+        crate::cli::text::LabelStyle::Named
+    } else {
+        crate::cli::text::LabelStyle::Hidden
+    };
+    (r, save)
 }
 
 fn table(o: &Opts) -> Result<Table, Failure> {
@@ -712,7 +719,13 @@ fn events(o: &Opts) -> Result<i32, Failure> {
     crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
     let mut stream = ct.events(&opts, &filter)?;
-    let (render, _) = render(o);
+    let (mut render, save) = render(o);
+    if save {
+        // conntrack -E -o save: -I, -U and -D lines that -R replays.
+        render.format = crate::cli::args::Format::Save;
+    }
+    // -o timestamp: conntrack -E's `[seconds.micros]\t` prefix (not on save lines).
+    let stamp = !save && o.output.iter().any(|x| x == "timestamp");
     let mut out = crate::cli::output::Out::stdout();
     let mut n = 0u64;
     while !crate::cli::signals::terminated() {
@@ -722,6 +735,9 @@ fn events(o: &Opts) -> Result<i32, Failure> {
             }
             n += 1;
             let tag = crate::cli::EventTag::of(ev.kind, crate::cli::now_ns(), ev.portid);
+            if stamp {
+                crate::cli::events::timestamp_prefix(out.buf(), tag.time_ns);
+            }
             render.flow(out.buf(), &ev.flow, Some(&tag));
             let _ = out.line_done();
         })?;

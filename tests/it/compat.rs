@@ -225,7 +225,7 @@ fn events_as_save_lines_mirror_a_table() {
     src.conntrack(&["-D", "-p", "udp"]);
     let (lines, code, _) = ev.finish(10);
     assert_eq!(code, Some(0));
-    assert!(lines.lines().next().unwrap().starts_with("-I "), "{lines}");
+    assert!(lines.lines().next().unwrap().starts_with("-A "), "{lines}");
     assert!(lines.lines().last().unwrap().starts_with("-D "), "{lines}");
     let out = dst.ctctl_stdin(&["restore"], &lines);
     assert!(
@@ -289,4 +289,59 @@ fn labels_filter_and_change() {
     let out = run(&ns, ours, "-D -l 1", None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("2 flow entries have been deleted."));
     assert_eq!(n(&[]), 1);
+}
+
+/// `conntrack -E -o timestamp` prefixes `[seconds.micros]\t`; `-E -o save`
+/// writes lines `-R` replays (no `[USERSPACE]` note on them).
+#[test]
+fn event_lines_with_timestamp_and_save_output() {
+    require_root!();
+    let ours = as_conntrack();
+    let ns = Netns::new();
+    for (output, check) in [("timestamp", "stamp"), ("save", "save")] {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name])
+            .arg(&ours)
+            .args(["-E", "-e", "NEW", "-o", output]);
+        let mut ev = crate::harness::Background::spawn(cmd, Stdio::piped());
+        // conntrack -E says nothing when it is subscribed: create entries
+        // until one is seen (bounded).
+        let mut line = None;
+        for port in 1..=50u16 {
+            ns.conntrack(&[
+                "-I",
+                "-p",
+                "udp",
+                "-s",
+                "10.0.0.1",
+                "-d",
+                "10.0.0.2",
+                "--sport",
+                &port.to_string(),
+                "--dport",
+                "53",
+                "-t",
+                "30",
+            ]);
+            line = ev.try_wait_stdout(|_| true, std::time::Duration::from_millis(100));
+            if line.is_some() {
+                break;
+            }
+        }
+        let line = line.expect("an event line");
+        ev.signal(nix::sys::signal::Signal::SIGINT);
+        let (_, code, _) = ev.finish(10);
+        assert_eq!(code, Some(0));
+        ns.conntrack(&["-F"]);
+        if check == "stamp" {
+            let (stamp, rest) = line.split_once('\t').expect("a tab after the stamp");
+            let digits = stamp.trim_start_matches('[').trim_end_matches(']');
+            let (s, us) = digits.split_once('.').unwrap();
+            assert!(s.parse::<u64>().is_ok() && us.len() == 6, "{line}");
+            assert!(rest.starts_with("    [NEW] udp "), "{line}");
+        } else {
+            assert!(line.starts_with("-A -t 30 "), "{line}");
+            assert!(!line.contains("USERSPACE"), "{line}");
+        }
+    }
 }

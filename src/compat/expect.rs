@@ -92,14 +92,25 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
             let mut ct = Conntrack::open()?;
             let mut out = crate::cli::output::Out::stdout();
             let mut n = 0u64;
+            let xml = o.output.iter().any(|x| x == "xml");
             ct.expect_for_each(&filter, |e| {
-                write_text(out.buf(), e, None, false);
+                if xml {
+                    if n == 0 {
+                        out.buf().extend_from_slice(super::xml::EXPECT_HEADER.as_bytes());
+                    }
+                    super::xml::write_expect(out.buf(), e);
+                } else {
+                    write_text(out.buf(), e, None, false);
+                }
                 n += 1;
                 if out.line_done().is_err() {
                     return Ok(ControlFlow::Break(()));
                 }
                 Ok(ControlFlow::Continue(()))
             })?;
+            if xml && n > 0 {
+                out.buf().extend_from_slice(super::xml::EXPECT_FOOTER.as_bytes());
+            }
             out.flush()?;
             say(&format!("{n} expectations have been shown."));
             Ok(0)

@@ -14,6 +14,7 @@
 pub mod expect;
 pub mod parse;
 pub mod save;
+pub mod xml;
 
 use std::io::{BufRead, Write};
 use std::net::IpAddr;
@@ -511,6 +512,80 @@ fn render(o: &Opts) -> (Render, bool) {
     (r, save)
 }
 
+/// How -L, -G, -U and -E print entries: conntrack's text lines (`-o
+/// extended,id,labels`), `-o save` lines, or `-o xml` elements inside one
+/// `<conntrack>` document (opened at the first entry, closed by
+/// [`Printer::finish`] when one was written).
+struct Printer {
+    render: Render,
+    save: bool,
+    xml: bool,
+    /// Which parts of the XML document conntrack writes for this command:
+    /// -L and -E both ends, -G the opening only, -U neither.
+    xml_header: bool,
+    xml_footer: bool,
+    /// `-o timestamp` on events: a `[s.us]` prefix, or `<when>` in XML.
+    stamp: bool,
+    started: bool,
+}
+
+impl Printer {
+    fn new(o: &Opts, cmd: Cmd) -> Printer {
+        let events = cmd == Cmd::Event;
+        let (mut render, save) = render(o);
+        if save && events {
+            // conntrack -E -o save: -A, -U and -D lines that -R replays.
+            render.format = Format::Save;
+        }
+        Printer {
+            render,
+            save,
+            xml: !save && o.output.iter().any(|x| x == "xml"),
+            xml_header: matches!(cmd, Cmd::List | Cmd::Event | Cmd::Get),
+            xml_footer: matches!(cmd, Cmd::List | Cmd::Event),
+            stamp: events && !save && o.output.iter().any(|x| x == "timestamp"),
+            started: false,
+        }
+    }
+
+    fn flow(
+        &mut self,
+        out: &mut crate::cli::output::Out,
+        f: &Flow<'_>,
+        tag: Option<&crate::cli::EventTag>,
+    ) -> std::io::Result<()> {
+        if self.xml {
+            if !self.started && self.xml_header {
+                out.buf().extend_from_slice(xml::HEADER.as_bytes());
+            }
+            self.started = true;
+            let now = crate::cli::now_ns() / 1_000_000_000;
+            xml::write_flow(out.buf(), f, tag.map(|t| t.name), self.stamp, now);
+            // conntrack 1.4.7 notes the requesting process after the element too.
+            if let Some(t) = tag.filter(|t| t.portid != 0) {
+                out.buf()
+                    .extend_from_slice(format!(" [USERSPACE] portid={}", t.portid).as_bytes());
+            }
+        } else if self.save && tag.is_none() {
+            save::write(out.buf(), f, "-A");
+        } else {
+            if let (true, Some(t)) = (self.stamp, tag) {
+                crate::cli::events::timestamp_prefix(out.buf(), t.time_ns);
+            }
+            self.render.flow(out.buf(), f, tag);
+        }
+        out.line_done()
+    }
+
+    fn finish(&mut self, out: &mut crate::cli::output::Out) -> std::io::Result<()> {
+        if self.started && self.xml_footer {
+            out.buf().extend_from_slice(xml::FOOTER.as_bytes());
+            self.started = false;
+        }
+        out.flush()
+    }
+}
+
 fn table(o: &Opts) -> Result<Table, Failure> {
     match o.table.as_str() {
         "conntrack" => Ok(Table::Conntrack),
@@ -523,7 +598,7 @@ fn table(o: &Opts) -> Result<Table, Failure> {
 fn list(o: &Opts) -> Result<i32, Failure> {
     let (filter, extra) = filter_of(o, true)?;
     let table = table(o)?;
-    let (render, save) = render(o);
+    let mut printer = Printer::new(o, Cmd::List);
     let mut ct = Conntrack::open()?;
     let mut out = crate::cli::output::Out::stdout();
     let mut n = 0u64;
@@ -532,16 +607,11 @@ fn list(o: &Opts) -> Result<i32, Failure> {
             return Ok(ControlFlow::Continue(()));
         }
         n += 1;
-        if save {
-            save::write(out.buf(), f, "-A");
-        } else {
-            render.flow(out.buf(), f, None);
-        }
-        out.line_done()?;
+        printer.flow(&mut out, f, None)?;
         Ok(ControlFlow::Continue(()))
     });
     r?;
-    out.flush()?;
+    printer.finish(&mut out)?;
     Ok(summary(Cmd::List, n, false))
 }
 
@@ -604,7 +674,7 @@ fn update(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
     let mut ct = Conntrack::open()?;
     let mut up = ct.updater()?;
     let mut n = 0u64;
-    let (render, _) = render(o);
+    let mut printer = Printer::new(o, Cmd::Update);
     let mut out = crate::cli::output::Out::stdout();
     ct.stream(&filter, |f| -> Result<ControlFlow<()>, Failure> {
         if !extra.matches(f) {
@@ -641,11 +711,10 @@ fn update(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
         n += 1;
         let mut shown = f.clone();
         shown.mark = new_mark.or(f.mark);
-        render.flow(out.buf(), &shown, None);
-        out.line_done()?;
+        printer.flow(&mut out, &shown, None)?;
         Ok(ControlFlow::Continue(()))
     })?;
-    out.flush()?;
+    printer.finish(&mut out)?;
     let stats = up.finish()?;
     if stats.failed > 0 {
         return Err(Failure::other(format!(
@@ -692,11 +761,10 @@ fn get(o: &Opts) -> Result<i32, Failure> {
     };
     match found {
         Some(f) => {
-            let (render, _) = render(o);
+            let mut printer = Printer::new(o, Cmd::Get);
             let mut out = crate::cli::output::Out::stdout();
-            render.flow(out.buf(), &f, None);
-            out.line_done()?;
-            out.flush()?;
+            printer.flow(&mut out, &f, None)?;
+            printer.finish(&mut out)?;
             Ok(summary(Cmd::Get, 1, false))
         }
         None => Err(Failure::other(
@@ -719,13 +787,7 @@ fn events(o: &Opts) -> Result<i32, Failure> {
     crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
     let mut stream = ct.events(&opts, &filter)?;
-    let (mut render, save) = render(o);
-    if save {
-        // conntrack -E -o save: -I, -U and -D lines that -R replays.
-        render.format = crate::cli::args::Format::Save;
-    }
-    // -o timestamp: conntrack -E's `[seconds.micros]\t` prefix (not on save lines).
-    let stamp = !save && o.output.iter().any(|x| x == "timestamp");
+    let mut printer = Printer::new(o, Cmd::Event);
     let mut out = crate::cli::output::Out::stdout();
     let mut n = 0u64;
     while !crate::cli::signals::terminated() {
@@ -735,17 +797,13 @@ fn events(o: &Opts) -> Result<i32, Failure> {
             }
             n += 1;
             let tag = crate::cli::EventTag::of(ev.kind, crate::cli::now_ns(), ev.portid);
-            if stamp {
-                crate::cli::events::timestamp_prefix(out.buf(), tag.time_ns);
-            }
-            render.flow(out.buf(), &ev.flow, Some(&tag));
-            let _ = out.line_done();
+            let _ = printer.flow(&mut out, &ev.flow, Some(&tag));
         })?;
         if polled.received < crate::events::BATCH {
             out.flush()?;
         }
     }
-    out.flush()?;
+    printer.finish(&mut out)?;
     let _ = writeln!(
         std::io::stderr(),
         "conntrack v{VERSION} (conntrack-tools): {n} flow events have been shown."

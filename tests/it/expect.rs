@@ -419,6 +419,21 @@ fn as_conntrack_the_expect_table_answers_like_conntrack() {
         let mine = run(&ours, &args);
         assert_eq!(mine, real, "conntrack {args:?}");
     }
+    // -o xml: the same document (the timer may tick between the runs).
+    let xml = |prog: &str| {
+        let o = ns.exec(&[prog, "-L", "expect", "-o", "xml"]);
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        let i = text.find("<timeout>").expect("a timeout element");
+        let j = text[i..].find("</timeout>").unwrap() + i;
+        (
+            o.status.code(),
+            format!("{}T{}", &text[..i], &text[j..]),
+            o.stderr,
+        )
+    };
+    let real_xml = xml("conntrack");
+    assert!(real_xml.1.contains("<helper-name>ftp</helper-name>"));
+    assert_eq!(xml(&ours), real_xml);
     // Deleting the expectation: conntrack 1.4.7 says "0 ... shown" and
     // exits 1 even though it worked; ours too, and it is gone.
     let del: Vec<&str> = ["-D", "expect"]

@@ -176,6 +176,11 @@ pub struct LiveTable {
     pub max: u64,
     /// Per-CPU statistics summed over CPUs.
     pub stats: CpuStats,
+    /// Expectations in the namespace (a dump of the expectation table,
+    /// which `expect_max` keeps small).
+    pub expectations: u64,
+    /// Per-CPU expectation counters summed: new (matched), create, delete.
+    pub expect_stats: [u64; 3],
     /// When the kernel figures were last read.
     pub updated: Option<Instant>,
 }
@@ -198,6 +203,8 @@ impl Default for LiveTable {
             kernel_count: 0,
             max: 0,
             stats: CpuStats::default(),
+            expectations: 0,
+            expect_stats: [0; 3],
             updated: None,
         }
     }
@@ -234,6 +241,10 @@ pub struct Snapshot {
     pub resyncs: u64,
     /// Per-CPU statistics, summed.
     pub stats: CpuStats,
+    /// Expectations in the namespace.
+    pub expectations: u64,
+    /// Expectation counters: new (matched), create, delete.
+    pub expect_stats: [u64; 3],
 }
 
 /// The largest values of a tally and the sum of the rest.
@@ -383,6 +394,8 @@ impl LiveTable {
             overruns: self.overruns,
             resyncs: self.resyncs,
             stats: self.stats,
+            expectations: self.expectations,
+            expect_stats: self.expect_stats,
         }
     }
 }
@@ -493,17 +506,31 @@ fn resync(ct: &mut Conntrack, table: &Mutex<LiveTable>) -> crate::Result<()> {
     Ok(())
 }
 
-/// Reads the kernel's count, maximum and per-CPU statistics (no dump).
+/// Reads the kernel's count, maximum and per-CPU statistics (no dump of
+/// the connection table), and the expectation table's size and counters.
 fn refresh_kernel(ct: &mut Conntrack, table: &Mutex<LiveTable>) -> crate::Result<()> {
     let g = ct.stats()?;
     let mut sum = CpuStats::default();
     for c in ct.stats_cpu()? {
         sum.add(&c);
     }
+    let mut expectations = 0u64;
+    ct.expect_for_each(&crate::ExpectFilter::default(), |_| {
+        expectations += 1;
+        Ok(std::ops::ControlFlow::Continue(()))
+    })?;
+    let mut expect_stats = [0u64; 3];
+    for c in ct.expect_stats_cpu()? {
+        expect_stats[0] += u64::from(c.new);
+        expect_stats[1] += u64::from(c.create);
+        expect_stats[2] += u64::from(c.delete);
+    }
     let mut t = lock(table);
     t.kernel_count = u64::from(g.entries);
     t.max = g.max_entries.map_or(0, u64::from);
     t.stats = sum;
+    t.expectations = expectations;
+    t.expect_stats = expect_stats;
     t.updated = Some(Instant::now());
     Ok(())
 }

@@ -129,6 +129,16 @@ fn families(tables: &Tables) -> Vec<Family> {
         "New entries per second of the busiest sources over the last 10 s; src=\"other\" sums the rest",
         false,
     );
+    let mut expectations = Family::new(
+        "conntrack_expectations",
+        "Expectations in the table (connections helpers such as FTP and SIP announced)",
+        false,
+    );
+    let mut expect_events = Family::new(
+        "conntrack_expect_stat",
+        "Expectation counters summed over CPUs: type=\"new\" matched a connection, \"create\", \"delete\"",
+        true,
+    );
     let mut stats: Vec<Family> = STATS
         .iter()
         .map(|(_, metric, help)| Family::new(metric, help, true))
@@ -174,12 +184,27 @@ fn families(tables: &Tables) -> Vec<Family> {
         new_src
             .samples
             .push((with(ns(name), &[("src", "other".into())]), s.new_src.other));
+        expectations.samples.push((ns(name), s.expectations as f64));
+        for (t, v) in ["new", "create", "delete"].iter().zip(s.expect_stats) {
+            expect_events
+                .samples
+                .push((with(ns(name), &[("type", t.to_string())]), v as f64));
+        }
         for (f, (_, v)) in stats.iter_mut().zip(s.stats.fields()) {
             f.samples.push((ns(name), f64::from(v)));
         }
     }
     let mut out = vec![
-        entries, limit, by_state, events, overruns, resyncs, top_src, new_src,
+        entries,
+        limit,
+        by_state,
+        events,
+        overruns,
+        resyncs,
+        top_src,
+        new_src,
+        expectations,
+        expect_events,
     ];
     out.extend(stats);
     out.push(probe_family());

@@ -96,7 +96,8 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
             ct.expect_for_each(&filter, |e| {
                 if xml {
                     if n == 0 {
-                        out.buf().extend_from_slice(super::xml::EXPECT_HEADER.as_bytes());
+                        out.buf()
+                            .extend_from_slice(super::xml::EXPECT_HEADER.as_bytes());
                     }
                     super::xml::write_expect(out.buf(), e);
                 } else {
@@ -109,7 +110,8 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
                 Ok(ControlFlow::Continue(()))
             })?;
             if xml && n > 0 {
-                out.buf().extend_from_slice(super::xml::EXPECT_FOOTER.as_bytes());
+                out.buf()
+                    .extend_from_slice(super::xml::EXPECT_FOOTER.as_bytes());
             }
             out.flush()?;
             say(&format!("{n} expectations have been shown."));

@@ -188,7 +188,11 @@ pub fn write_expect(out: &mut Vec<u8>, e: &ctctl_netlink::expect::Expect) {
         e.family,
         l3_name(e.family)
     );
-    let parts = [("expected", &e.tuple), ("mask", &e.mask), ("master", &e.master)];
+    let parts = [
+        ("expected", &e.tuple),
+        ("mask", &e.mask),
+        ("master", &e.master),
+    ];
     for (tag, t) in parts {
         let _ = write!(s, "<{tag}>");
         for (a, name) in [(t.src, "src"), (t.dst, "dst")] {

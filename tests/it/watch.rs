@@ -157,6 +157,8 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
         "conntrack_events_total{netns=\"self\",type=\"new\"}",
         "conntrack_top_source_entries{netns=\"self\",src=\"other\"} 47",
         "conntrack_kernel_filter_proved{op=\"flush\",criterion=\"ipv4-addr\"",
+        "conntrack_expectations{netns=\"self\"} 0",
+        "conntrack_expect_stat_total{netns=\"self\",type=\"create\"}",
     ] {
         assert!(text.contains(name), "missing {name} in:\n{text}");
     }

@@ -21,15 +21,21 @@ pub fn completions(a: &CompletionsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// `ctctl manpages DIR`: `ctctl.1`, and `ctctl-COMMAND.1` for each command.
+/// One page per visible subcommand, nested ones too (`ctctl-expect-list`).
+fn pages_of(cmd: &clap::Command, prefix: &str, pages: &mut Vec<(String, clap::Command)>) {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("{prefix}-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name.clone())));
+        pages_of(sub, &name, pages);
+    }
+}
+
 pub fn manpages(a: &ManpagesArgs) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&a.dir)
         .with_context(|| format!("cannot create {}", a.dir.display()))?;
     let cmd = Cli::command();
     let mut pages = vec![("ctctl".to_string(), cmd.clone())];
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("ctctl-{}", sub.get_name());
-        pages.push((name.clone(), sub.clone().name(name)));
-    }
+    pages_of(&cmd, "ctctl", &mut pages);
     let mut out = std::io::stdout().lock();
     for (name, page) in pages {
         let path = a.dir.join(format!("{name}.1"));

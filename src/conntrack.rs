@@ -267,6 +267,40 @@ impl Conntrack {
         })
     }
 
+    /// Like [`Conntrack::stream`], and the kernel zeroes the counters of
+    /// every entry it sends (`IPCTNL_MSG_CT_GET_CTRZERO`), each one after it
+    /// was read. The kernel zeroes what *its* filter selects, so this runs
+    /// only when [`Conntrack::zeroing_is_exact`] holds for `filter`;
+    /// otherwise it returns [`Error::NotExact`] without sending anything.
+    /// conntrack(8): `-L -z`.
+    pub fn stream_zeroing<S, F>(&mut self, filter: &S, mut f: F) -> Result<()>
+    where
+        S: Selection + ?Sized,
+        F: FnMut(&Flow<'_>) -> ControlFlow<()>,
+    {
+        let plan = crate::probe::plan(filter, crate::probe::Op::Dump);
+        if !plan.exact {
+            return Err(Error::NotExact("zeroing counters"));
+        }
+        for kf in &plan.filters {
+            let mut req = RequestBuf::new();
+            request::dump_zero_counters(&mut req, self.sock.next_seq(), kf);
+            self.sock.transact(&req, "dump", |msg| {
+                if let Some(flow) = selected(msg, filter)? {
+                    return Ok(f(&flow));
+                }
+                Ok(ControlFlow::Continue(()))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether the kernel, as proved, selects exactly `filter`'s entries in
+    /// a dump, so that [`Conntrack::stream_zeroing`] touches no other entry.
+    pub fn zeroing_is_exact<S: Selection + ?Sized>(filter: &S) -> bool {
+        crate::probe::plan(filter, crate::probe::Op::Dump).exact
+    }
+
     /// Like [`Conntrack::stream`] over one of the kernel's lists: the table,
     /// or the dying or unconfirmed list, which the kernel filters by family
     /// only (the rest is matched here). conntrack(8): `-L dying`.

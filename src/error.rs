@@ -28,6 +28,12 @@ pub enum Error {
     /// The kernel probe could not run or its verdict could not be kept.
     #[error("{0}")]
     Probe(String),
+    /// An operation that changes every entry the kernel selects was asked
+    /// for a filter the running kernel was not proved to apply exactly.
+    #[error(
+        "{0} with this filter: the kernel would also touch entries outside it (it was not proved to apply every criterion here; `ctctl probe` shows what it applies)"
+    )]
+    NotExact(&'static str),
 }
 
 impl Error {

@@ -1,8 +1,9 @@
 //! The message decoder on arbitrary datagrams: dump replies, events,
-//! errors and statistics. Nothing may panic; errors are fine.
+//! errors, statistics and expectations. Nothing may panic; errors are fine.
 #![no_main]
 
 use ctctl_netlink::conntrack::{EventKind, Flow};
+use ctctl_netlink::expect::{self, ExpCpuStats, Expect};
 use ctctl_netlink::header::Messages;
 use ctctl_netlink::stats::{CpuStats, GlobalStats};
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +19,12 @@ fuzz_target!(|data: &[u8]| {
             let owned = flow.into_owned();
             let _ = format!("{owned:?}");
         }
+        let _ = expect::is_expect(&msg);
+        if let Ok(e) = Expect::decode(&msg) {
+            let _ = e.flag_names();
+            let _ = format!("{e:?}");
+        }
+        let _ = ExpCpuStats::decode(&msg);
         let _ = GlobalStats::decode(&msg);
         let _ = CpuStats::decode(&msg);
     }

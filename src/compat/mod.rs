@@ -481,6 +481,13 @@ struct Extra {
 }
 
 impl Extra {
+    fn is_empty(&self) -> bool {
+        self.dst_nat_port.is_none()
+            && self.src_nat_port.is_none()
+            && self.any_nat_port.is_none()
+            && self.secmark.is_none()
+    }
+
     fn matches(&self, f: &Flow<'_>) -> bool {
         if self.secmark.is_some_and(|m| f.secmark != Some(m)) {
             return false;
@@ -602,6 +609,36 @@ fn list(o: &Opts) -> Result<i32, Failure> {
     let mut ct = Conntrack::open()?;
     let mut out = crate::cli::output::Out::stdout();
     let mut n = 0u64;
+    if o.zero {
+        // -z: the kernel zeroes what it sends, so it must select exactly
+        // the entries asked for (conntrack zeroes everything its kernel
+        // filter lets through, whatever the rest of the filter says).
+        if table != Table::Conntrack {
+            return Err(Failure::param("-z applies to the conntrack table only"));
+        }
+        if !extra.is_empty() {
+            return Err(Failure::other(
+                "Operation failed: -z with NAT ports or --secmark would zero entries outside the filter; zero without those options",
+            ));
+        }
+        let mut io = Ok(());
+        ct.stream_zeroing(&filter, |f| {
+            n += 1;
+            io = printer.flow(&mut out, f, None);
+            if io.is_err() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map_err(|e| match e {
+            crate::Error::NotExact(_) => Failure::other(format!("Operation failed: {e}")),
+            e => Failure::from(e),
+        })?;
+        io?;
+        printer.finish(&mut out)?;
+        return Ok(summary(Cmd::List, n, false));
+    }
     let r = ct.stream_table(table, &filter, |f| -> Result<ControlFlow<()>, Failure> {
         if !extra.matches(f) {
             return Ok(ControlFlow::Continue(()));

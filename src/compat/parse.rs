@@ -119,6 +119,8 @@ pub struct Opts {
     /// `--mask-port-src`, `--mask-port-dst`.
     pub mask_sport: Option<u16>,
     pub mask_dport: Option<u16>,
+    /// `-z`: zero the counters of the entries listed.
+    pub zero: bool,
 }
 
 /// How an option takes its value.
@@ -538,7 +540,8 @@ pub fn parse(args: &[String]) -> Result<Opts, Failure> {
                     _ => return Err(bad(v)),
                 })
             }
-            'z' | 'x' => {}
+            'z' => o.zero = true,
+            'x' => {}
             _ => return Err(Failure::param(format!("unexpected option {tok}"))),
         }
     }

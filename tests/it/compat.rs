@@ -404,3 +404,44 @@ fn xml_output_is_conntracks_document() {
     assert!(text.ends_with("</conntrack>\n"));
     assert_eq!(text.matches("<flow>").count(), 8);
 }
+
+/// `-L -z`: lists and zeroes the counters of exactly the entries listed;
+/// a filter the kernel was not proved to apply exactly is refused rather
+/// than letting the kernel zero entries outside it.
+#[test]
+fn list_and_zero_counters_touches_only_the_listed_entries() {
+    require_root!();
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let ns = Netns::new();
+    ns.sysctl("net.netfilter.nf_conntrack_acct", "1");
+    ns.track_traffic();
+    ns.udp_send(5301);
+    ns.udp_send(5302);
+    let counters = |dport: &str| -> Vec<String> {
+        let t = ns.conntrack(&["-L", "-p", "udp", "--dport", dport]);
+        t.split_whitespace()
+            .filter(|w| w.starts_with("packets="))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(counters("5301"), ["packets=1", "packets=1"]);
+    // Zero one entry by its port: listed with its counters, then zeroed.
+    let out = run(&ns, ours, "-L -z -p udp --dport 5301", None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("packets=1"));
+    assert_eq!(counters("5301"), ["packets=0", "packets=0"]);
+    assert_eq!(
+        counters("5302"),
+        ["packets=1", "packets=1"],
+        "outside the filter"
+    );
+    // A secmark criterion is matched here only: refused, nothing zeroed.
+    let out = run(&ns, ours, "-L -z -p udp --dport 5302 --secmark 0", None);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(counters("5302"), ["packets=1", "packets=1"]);
+    // No filter: every entry.
+    let out = run(&ns, ours, "-L -z", None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(counters("5302"), ["packets=0", "packets=0"]);
+}

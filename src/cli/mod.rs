@@ -140,6 +140,7 @@ impl Render {
                 extended: format == Format::Extended,
                 show_id,
                 labels: text::LabelStyle::NamedOrBits,
+                ktimestamp: false,
             },
             now: now_ns() / 1_000_000_000,
         }

@@ -19,6 +19,9 @@ pub struct TextOpts {
     pub show_id: bool,
     /// Connection labels at the end (`labels=NAME,...`).
     pub labels: LabelStyle,
+    /// `-o ktimestamp`: `[start=...] [stop=...]` (the kernel's timestamps,
+    /// local time as `ctime` writes it) after `delta-time=`.
+    pub ktimestamp: bool,
 }
 
 /// How text lines show connection labels.
@@ -117,6 +120,16 @@ pub fn write_flow(
         let start = ts.start / 1_000_000_000;
         let stop = ts.stop.map_or(now, |s| s / 1_000_000_000);
         field(out, b"delta-time=", stop.wrapping_sub(start));
+        if opts.ktimestamp {
+            out.extend_from_slice(b"[start=");
+            out.extend_from_slice(ctime(start).as_bytes());
+            out.extend_from_slice(b"] ");
+            if let Some(stop) = ts.stop {
+                out.extend_from_slice(b"[stop=");
+                out.extend_from_slice(ctime(stop / 1_000_000_000).as_bytes());
+                out.extend_from_slice(b"] ");
+            }
+        }
     }
     if let Some(h) = &f.helper {
         out.extend_from_slice(b"helper=");
@@ -173,6 +186,21 @@ fn write_labels(
     // no bit has a name).
     out.pop();
     out.push(b' ');
+}
+
+/// Seconds since the epoch as `ctime(3)` writes them, in local time and
+/// without the newline (`Mon Nov 23 17:36:59 2026`).
+fn ctime(secs: u64) -> String {
+    let t = secs as libc::time_t;
+    let mut buf = [0 as libc::c_char; 64];
+    // SAFETY: ctime_r writes at most 26 bytes into the buffer it is given.
+    let p = unsafe { libc::ctime_r(&t, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return secs.to_string();
+    }
+    // SAFETY: on success the buffer holds a NUL-terminated string.
+    let s = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    s.to_string_lossy().trim_end().to_string()
 }
 
 /// `key=N ` (the key includes its `=`).
@@ -520,6 +548,7 @@ mod tests {
                 extended: true,
                 show_id: true,
                 labels: LabelStyle::Hidden,
+                ktimestamp: false,
             },
             0,
         );

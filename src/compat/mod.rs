@@ -510,6 +510,7 @@ fn render(o: &Opts) -> (Render, bool) {
         Format::Text
     };
     let mut r = Render::new(format, id);
+    r.text.ktimestamp = o.output.iter().any(|x| x == "ktimestamp");
     // conntrack shows labels only with -o labels, and only named ones.
     r.text.labels = if o.output.iter().any(|x| x == "labels") {
         crate::cli::text::LabelStyle::Named

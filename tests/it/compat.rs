@@ -445,3 +445,33 @@ fn list_and_zero_counters_touches_only_the_listed_entries() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(counters("5302"), ["packets=0", "packets=0"]);
 }
+
+/// `-o ktimestamp`: the kernel's start time as conntrack prints it.
+#[test]
+fn ktimestamp_output_matches_conntrack() {
+    require_root!();
+    let ours = as_conntrack();
+    let ours = ours.to_str().unwrap();
+    let ns = Netns::new();
+    ns.sysctl("net.netfilter.nf_conntrack_timestamp", "1");
+    ns.conntrack(&[
+        "-I", "-s", "10.0.0.1", "-d", "10.0.0.2", "-p", "udp", "--sport", "1", "--dport", "2",
+        "-t", "300",
+    ]);
+    for args in ["-L -o ktimestamp", "-L -o ktimestamp,extended,id"] {
+        let real = run(&ns, "conntrack", args, None);
+        let mine = run(&ns, ours, args, None);
+        let strip = |o: &Output| {
+            // The timer and delta-time may tick between the two runs.
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter(|w| {
+                    !w.starts_with("delta-time=") && w.parse::<u32>().map_or(true, |n| n < 200)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert!(strip(&real).contains("[start="), "{}", strip(&real));
+        assert_eq!(strip(&mine), strip(&real), "conntrack {args}");
+    }
+}

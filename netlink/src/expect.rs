@@ -336,32 +336,19 @@ mod tests {
 
     #[test]
     fn create_request_round_trips_through_the_decoder() {
+        let tuple = |src: &str, dst: &str, sport, dport| Tuple {
+            src: Some(src.parse().unwrap()),
+            dst: Some(dst.parse().unwrap()),
+            proto: Some(6),
+            src_port: Some(sport),
+            dst_port: Some(dport),
+            ..Tuple::default()
+        };
         let e = Expect {
             family: AF_INET,
-            master: Tuple {
-                src: Some("10.0.0.1".parse().unwrap()),
-                dst: Some("10.0.0.2".parse().unwrap()),
-                proto: Some(6),
-                src_port: Some(40000),
-                dst_port: Some(21),
-                ..Tuple::default()
-            },
-            tuple: Tuple {
-                src: Some("10.0.0.1".parse().unwrap()),
-                dst: Some("10.0.0.2".parse().unwrap()),
-                proto: Some(6),
-                src_port: Some(0),
-                dst_port: Some(50000),
-                ..Tuple::default()
-            },
-            mask: Tuple {
-                src: Some("255.255.255.255".parse().unwrap()),
-                dst: Some("255.255.255.255".parse().unwrap()),
-                proto: Some(6),
-                src_port: Some(0),
-                dst_port: Some(0xffff),
-                ..Tuple::default()
-            },
+            master: tuple("10.0.0.1", "10.0.0.2", 40000, 21),
+            tuple: tuple("10.0.0.1", "10.0.0.2", 0, 50000),
+            mask: tuple("255.255.255.255", "255.255.255.255", 0, 0xffff),
             timeout: Some(200),
             zone: Some(7),
             flags: NF_CT_EXPECT_PERMANENT,

@@ -193,11 +193,11 @@ fn a_real_ftp_expectation_is_listed_got_deleted_and_created_like_conntrack() {
     assert!(st["expect"]["expect_create"].as_u64().unwrap() >= 1);
 
     // get: by the tuple a data connection would have (any source port).
-    let got = ctctl(
-        ns,
-        &[
+    // `ctctl expect VERB` on a loopback TCP tuple.
+    let on_tuple = |verb: &str, sport: &str, dport: &str, more: &[&str]| {
+        let mut args = vec![
             "expect",
-            "get",
+            verb,
             "-p",
             "tcp",
             "-s",
@@ -205,29 +205,18 @@ fn a_real_ftp_expectation_is_listed_got_deleted_and_created_like_conntrack() {
             "-d",
             "127.0.0.1",
             "--sport",
-            "4242",
+            sport,
             "--dport",
-            &port,
-        ],
-    );
+            dport,
+        ];
+        args.extend_from_slice(more);
+        ctctl(ns, &args)
+    };
+    let get = |sport: &str, dport: &str| on_tuple("get", sport, dport, &[]);
+    let got = get("4242", &port);
     assert!(got.status.success());
     assert_eq!(expect_lines(&got.stdout), real);
-    let miss = ctctl(
-        ns,
-        &[
-            "expect",
-            "get",
-            "-p",
-            "tcp",
-            "-s",
-            "127.0.0.1",
-            "-d",
-            "127.0.0.1",
-            "--dport",
-            "1",
-        ],
-    );
-    assert_eq!(miss.status.code(), Some(1));
+    assert_eq!(get("0", "1").status.code(), Some(1));
 
     // delete: never unfiltered without --all; a filter that excludes
     // deletes nothing; one that selects deletes exactly it.
@@ -246,26 +235,20 @@ fn a_real_ftp_expectation_is_listed_got_deleted_and_created_like_conntrack() {
 
     // create: on the helper's master, seen by conntrack as the kernel holds it.
     let sport = master_sport(ns);
-    ns.ctctl_ok(&[
-        "expect",
-        "create",
-        "-p",
-        "tcp",
-        "-s",
-        "127.0.0.1",
-        "-d",
-        "127.0.0.1",
-        "--sport",
+    let create = |sport: &str, dport: &str, more: &[&str]| on_tuple("create", sport, dport, more);
+    let made = create(
         &sport,
-        "--dport",
         "21",
-        "--tuple-dport",
-        "40000",
-        "-t",
-        "100",
-        "--flags",
-        "permanent",
-    ]);
+        &[
+            "--tuple-dport",
+            "40000",
+            "-t",
+            "100",
+            "--flags",
+            "permanent",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
     let made = real_expectations(ns);
     assert_eq!(made.len(), 1, "{made:?}");
     assert!(
@@ -274,27 +257,7 @@ fn a_real_ftp_expectation_is_listed_got_deleted_and_created_like_conntrack() {
     );
     assert!(made[0].contains(" PERMANENT "), "{made:?}");
     // A master without a helper: a message that says what to do.
-    let orphan = ctctl(
-        ns,
-        &[
-            "expect",
-            "create",
-            "-p",
-            "tcp",
-            "-s",
-            "127.0.0.1",
-            "-d",
-            "127.0.0.1",
-            "--sport",
-            "1",
-            "--dport",
-            "2",
-            "--tuple-dport",
-            "3",
-            "-t",
-            "5",
-        ],
-    );
+    let orphan = create("1", "2", &["--tuple-dport", "3", "-t", "5"]);
     assert_eq!(orphan.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&orphan.stderr).contains("no master entry"));
 

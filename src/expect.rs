@@ -241,6 +241,7 @@ impl Conntrack {
         Ok(ExpectEvents {
             sock,
             buf: vec![0; 64 * 1024],
+            overruns: 0,
         })
     }
 }
@@ -259,6 +260,7 @@ pub enum ExpectEvent {
 pub struct ExpectEvents {
     sock: Socket,
     buf: Vec<u8>,
+    overruns: u64,
 }
 
 impl ExpectEvents {
@@ -272,8 +274,16 @@ impl ExpectEvents {
         if !self.sock.wait_readable(timeout)? {
             return Ok(0);
         }
-        let Some(n) = self.sock.try_recv(&mut self.buf, "expect events")? else {
-            return Ok(0);
+        let n = match self.sock.try_recv(&mut self.buf, "expect events") {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(0),
+            // The kernel dropped events for this socket (its buffer was
+            // full): counted, and the stream goes on.
+            Err(e) if e.errno() == Some(libc::ENOBUFS) => {
+                self.overruns += 1;
+                return Ok(0);
+            }
+            Err(e) => return Err(e.into()),
         };
         let mut count = 0;
         for msg in Messages::new(&self.buf[..n]) {
@@ -291,6 +301,14 @@ impl ExpectEvents {
             count += 1;
         }
         Ok(count)
+    }
+}
+
+impl ExpectEvents {
+    /// Times the kernel dropped events because this socket's buffer was
+    /// full (`ENOBUFS`).
+    pub fn overruns(&self) -> u64 {
+        self.overruns
     }
 }
 

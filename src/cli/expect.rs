@@ -253,6 +253,7 @@ fn events(cli: &Cli, a: &ExpectEventsArgs) -> anyhow::Result<Outcome> {
     let start = Instant::now();
     let mut out = Out::stdout();
     let mut seen = 0u64;
+    let mut reported = 0u64;
     loop {
         if signals::terminated() || a.count.is_some_and(|c| seen >= c) {
             break;
@@ -277,6 +278,12 @@ fn events(cli: &Cli, a: &ExpectEventsArgs) -> anyhow::Result<Outcome> {
         })?;
         io?;
         out.flush()?;
+        if sub.overruns() > reported {
+            reported = sub.overruns();
+            eprintln!(
+                "ctctl: warning: expectation events lost ({reported} overruns so far); `ctctl expect list` shows the table now"
+            );
+        }
     }
     out.flush()?;
     Ok(Outcome::Ok)

@@ -13,6 +13,7 @@
 
 pub mod expect;
 pub mod parse;
+pub mod progname;
 pub mod save;
 pub mod xml;
 
@@ -535,6 +536,8 @@ struct Printer {
     /// `-o timestamp` on events: a `[s.us]` prefix, or `<when>` in XML.
     stamp: bool,
     started: bool,
+    /// Names the program behind `[USERSPACE] portid=` on event lines.
+    prognames: progname::Prognames,
 }
 
 impl Printer {
@@ -553,6 +556,7 @@ impl Printer {
             xml_footer: matches!(cmd, Cmd::List | Cmd::Event),
             stamp: events && !save && o.output.iter().any(|x| x == "timestamp"),
             started: false,
+            prognames: progname::Prognames::default(),
         }
     }
 
@@ -573,6 +577,7 @@ impl Printer {
             if let Some(t) = tag.filter(|t| t.portid != 0) {
                 out.buf()
                     .extend_from_slice(format!(" [USERSPACE] portid={}", t.portid).as_bytes());
+                self.progname(out, t.portid);
             }
         } else if self.save && tag.is_none() {
             save::write(out.buf(), f, "-A");
@@ -581,8 +586,21 @@ impl Printer {
                 crate::cli::events::timestamp_prefix(out.buf(), t.time_ns);
             }
             self.render.flow(out.buf(), f, tag);
+            // The text line ends in `[USERSPACE] portid=N` for a request's event.
+            if let Some(t) = tag.filter(|t| t.portid != 0 && !self.save) {
+                self.progname(out, t.portid);
+            }
         }
         out.line_done()
+    }
+
+    /// ` progname=NAME` after `[USERSPACE] portid=N`, as conntrack -E adds
+    /// it, when the process still runs.
+    fn progname(&mut self, out: &mut crate::cli::output::Out, portid: u32) {
+        if let Some(name) = self.prognames.lookup(portid) {
+            out.buf()
+                .extend_from_slice(format!(" progname={name}").as_bytes());
+        }
     }
 
     fn finish(&mut self, out: &mut crate::cli::output::Out) -> std::io::Result<()> {

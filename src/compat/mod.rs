@@ -22,7 +22,7 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use ctctl_netlink::conntrack::request::Update;
-use ctctl_netlink::conntrack::{Flow, KernelFilter, ProtoInfo, Status, Tuple};
+use ctctl_netlink::conntrack::{Flow, ProtoInfo, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
 use crate::cli::args::Format;
@@ -222,11 +222,26 @@ fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
         }
         Cmd::Flush => {
             let mut ct = Conntrack::open()?;
-            let kf = KernelFilter {
-                family: o.family.unwrap_or(0),
-                ..KernelFilter::default()
+            // `-F -f FAMILY` hands the family to the kernel only where the
+            // probe proved its flush honours it; otherwise the family's
+            // entries are deleted by tuple and id from a dump.
+            let filter = Filter {
+                family: o.family,
+                ..Filter::all()
             };
-            ct.flush(&kf)?;
+            let plan = crate::probe::plan(&filter, crate::probe::Op::Flush);
+            if plan.exact {
+                for kf in &plan.filters {
+                    ct.flush(kf)?;
+                }
+            } else {
+                let mut deleter = ct.deleter()?;
+                ct.stream(&filter, |f| -> Result<ControlFlow<()>, Failure> {
+                    deleter.push(f)?;
+                    Ok(ControlFlow::Continue(()))
+                })?;
+                deleter.finish()?;
+            }
             if !file_mode {
                 say("connection tracking table has been emptied.");
             }

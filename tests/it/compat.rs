@@ -475,3 +475,22 @@ fn ktimestamp_output_matches_conntrack() {
         assert_eq!(strip(&mine), strip(&real), "conntrack {args}");
     }
 }
+
+/// `-F -f ipv6` removes the IPv6 entries and keeps every IPv4 one (through
+/// a kernel flush only where the probe proved the family is honoured).
+#[test]
+fn flush_of_one_family_keeps_the_other() {
+    require_root!();
+    let ours = as_conntrack();
+    let ns = Netns::new();
+    ns.restore(
+        "-I -s 10.0.0.1 -d 10.0.0.2 -p udp --sport 1 --dport 53 -t 30\n\
+         -I -s fd00::1 -d fd00::2 -p udp --sport 1 --dport 53 -t 30\n\
+         -I -s fd00::1 -d fd00::3 -p tcp --sport 1 --dport 80 --state ESTABLISHED -t 30\n",
+    );
+    let out = run(&ns, ours.to_str().unwrap(), "-F -f ipv6", None);
+    assert_eq!(out.status.code(), Some(0));
+    let left = table(&ns);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].contains("src=10.0.0.1"), "{left:?}");
+}

@@ -61,6 +61,20 @@ impl ExpectFilter {
         *self == ExpectFilter::default()
     }
 
+    /// Whether every expectation is selected: no criterion but the family,
+    /// once address criteria that hold for every address of that family
+    /// (a /0) are left out, as [`crate::Filter::selects_everything`] judges.
+    pub fn selects_everything(&self) -> bool {
+        let mut f = self.clone();
+        for c in [&mut f.src, &mut f.dst, &mut f.master_src, &mut f.master_dst] {
+            if c.as_ref().is_some_and(|m| m.selects_all(self.family)) {
+                *c = None;
+            }
+        }
+        f.family = None;
+        f.is_empty()
+    }
+
     /// Whether `e` is selected.
     pub fn matches(&self, e: &Expect) -> bool {
         self.family.is_none_or(|f| f == e.family)
@@ -338,6 +352,30 @@ mod tests {
             helper: Some("ftp".into()),
             ..Expect::default()
         }
+    }
+
+    #[test]
+    fn a_family_or_a_zero_prefix_selects_everything() {
+        let all = |f: ExpectFilter| f.selects_everything();
+        assert!(all(ExpectFilter::default()));
+        assert!(all(ExpectFilter {
+            family: Some(2),
+            ..Default::default()
+        }));
+        assert!(all(ExpectFilter {
+            family: Some(2),
+            master_dst: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
+            ..Default::default()
+        }));
+        // Without a family, 0.0.0.0/0 leaves IPv6 out.
+        assert!(!all(ExpectFilter {
+            src: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
+            ..Default::default()
+        }));
+        assert!(!all(ExpectFilter {
+            helper: Some("ftp".into()),
+            ..Default::default()
+        }));
     }
 
     #[test]

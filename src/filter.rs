@@ -170,6 +170,17 @@ impl<T> Match<T> {
     }
 }
 
+impl Match<Cidr> {
+    /// Whether this address criterion holds for every address of `family`:
+    /// a positive list with a /0 in it, all of that family (`0.0.0.0/0`
+    /// without a family still leaves out IPv6).
+    pub fn selects_all(&self, family: Option<u8>) -> bool {
+        !self.negated
+            && self.values.iter().any(|v| v.prefix == 0)
+            && self.values.iter().all(|v| Some(v.family()) == family)
+    }
+}
+
 impl<T: fmt::Display> fmt::Display for Match<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.negated {
@@ -737,12 +748,7 @@ impl Filter {
             &mut self.reply_dst,
             &mut self.addr,
         ] {
-            let everything = c.as_ref().is_some_and(|m| {
-                !m.negated
-                    && m.values.iter().any(|v| v.prefix == 0)
-                    && m.values.iter().all(|v| Some(v.family()) == family)
-            });
-            if everything {
+            if c.as_ref().is_some_and(|m| m.selects_all(family)) {
                 *c = None;
             }
         }

@@ -205,9 +205,9 @@ fn create(a: &ExpectCreateArgs) -> anyhow::Result<Outcome> {
 
 fn delete(cli: &Cli, a: &ExpectDeleteArgs) -> anyhow::Result<Outcome> {
     let filter = a.filter.filter();
-    if filter.is_empty() && !a.all {
+    if filter.selects_everything() && !a.all {
         return Err(anyhow::Error::msg(
-            "no filter selects expectations: give filters, or --all to remove every expectation",
+            "refusing: these filters select every expectation (none, a family alone, or a /0              prefix); give filters, or --all to remove every expectation",
         ));
     }
     let mut ct = Conntrack::open()?;

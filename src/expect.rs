@@ -134,6 +134,26 @@ impl Conntrack {
         failed.map_or(Ok(()), Err)
     }
 
+    /// How many expectations `filter` selects (a dump: the kernel keeps
+    /// no count). conntrack(8): `-C expect`.
+    pub fn expect_count(&mut self, filter: &ExpectFilter) -> Result<u64> {
+        let mut n = 0u64;
+        self.expect_for_each(filter, |_| {
+            n += 1;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        Ok(n)
+    }
+
+    /// The expectation counters summed over CPUs.
+    pub fn expect_totals(&mut self) -> Result<ExpCpuStats> {
+        let mut sum = ExpCpuStats::default();
+        for c in self.expect_stats_cpu()? {
+            sum.add(&c);
+        }
+        Ok(sum)
+    }
+
     /// The expectation that `tuple` matches under its mask, or `None`.
     /// conntrack(8): `-G expect`.
     pub fn expect_get(

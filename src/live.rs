@@ -180,7 +180,7 @@ pub struct LiveTable {
     /// which `expect_max` keeps small).
     pub expectations: u64,
     /// Per-CPU expectation counters summed: new (matched), create, delete.
-    pub expect_stats: [u64; 3],
+    pub expect_stats: ctctl_netlink::expect::ExpCpuStats,
     /// When the kernel figures were last read.
     pub updated: Option<Instant>,
 }
@@ -204,7 +204,7 @@ impl Default for LiveTable {
             max: 0,
             stats: CpuStats::default(),
             expectations: 0,
-            expect_stats: [0; 3],
+            expect_stats: Default::default(),
             updated: None,
         }
     }
@@ -244,7 +244,7 @@ pub struct Snapshot {
     /// Expectations in the namespace.
     pub expectations: u64,
     /// Expectation counters: new (matched), create, delete.
-    pub expect_stats: [u64; 3],
+    pub expect_stats: ctctl_netlink::expect::ExpCpuStats,
 }
 
 /// The largest values of a tally and the sum of the rest.
@@ -514,17 +514,8 @@ fn refresh_kernel(ct: &mut Conntrack, table: &Mutex<LiveTable>) -> crate::Result
     for c in ct.stats_cpu()? {
         sum.add(&c);
     }
-    let mut expectations = 0u64;
-    ct.expect_for_each(&crate::ExpectFilter::default(), |_| {
-        expectations += 1;
-        Ok(std::ops::ControlFlow::Continue(()))
-    })?;
-    let mut expect_stats = [0u64; 3];
-    for c in ct.expect_stats_cpu()? {
-        expect_stats[0] += u64::from(c.new);
-        expect_stats[1] += u64::from(c.create);
-        expect_stats[2] += u64::from(c.delete);
-    }
+    let expectations = ct.expect_count(&crate::ExpectFilter::default())?;
+    let expect_stats = ct.expect_totals()?;
     let mut t = lock(table);
     t.kernel_count = u64::from(g.entries);
     t.max = g.max_entries.map_or(0, u64::from);

@@ -290,6 +290,13 @@ pub struct ExpCpuStats {
 }
 
 impl ExpCpuStats {
+    /// Adds another CPU's counters to these (the sum keeps `cpu` 0).
+    pub fn add(&mut self, o: &ExpCpuStats) {
+        self.new = self.new.wrapping_add(o.new);
+        self.create = self.create.wrapping_add(o.create);
+        self.delete = self.delete.wrapping_add(o.delete);
+    }
+
     /// Decodes one `GET_STATS_CPU` message of the expectation subsystem.
     pub fn decode(msg: &Message<'_>) -> Result<ExpCpuStats, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;

@@ -70,12 +70,7 @@ fn list(cli: &Cli, filter: &ExpectFilter, show_id: bool) -> anyhow::Result<Outco
 }
 
 fn count(cli: &Cli, filter: &ExpectFilter) -> anyhow::Result<Outcome> {
-    let mut ct = Conntrack::open()?;
-    let mut n = 0u64;
-    ct.expect_for_each(filter, |_| {
-        n += 1;
-        Ok(ControlFlow::Continue(()))
-    })?;
+    let n = Conntrack::open()?.expect_count(filter)?;
     if cli.output == Format::Json {
         println!("{{\"count\":{n}}}");
     } else {
@@ -212,14 +207,7 @@ fn delete(cli: &Cli, a: &ExpectDeleteArgs) -> anyhow::Result<Outcome> {
     }
     let mut ct = Conntrack::open()?;
     let (done, gone) = if filter.is_empty() {
-        let before = {
-            let mut n = 0u64;
-            ct.expect_for_each(&filter, |_| {
-                n += 1;
-                Ok(ControlFlow::Continue(()))
-            })?;
-            n
-        };
+        let before = ct.expect_count(&filter)?;
         ct.expect_flush()?;
         (before, 0)
     } else {

@@ -185,7 +185,11 @@ fn families(tables: &Tables) -> Vec<Family> {
             .samples
             .push((with(ns(name), &[("src", "other".into())]), s.new_src.other));
         expectations.samples.push((ns(name), s.expectations as f64));
-        for (t, v) in ["new", "create", "delete"].iter().zip(s.expect_stats) {
+        let e = s.expect_stats;
+        for (t, v) in ["new", "create", "delete"]
+            .iter()
+            .zip([e.new, e.create, e.delete])
+        {
             expect_events
                 .samples
                 .push((with(ns(name), &[("type", t.to_string())]), v as f64));

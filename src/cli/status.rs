@@ -77,7 +77,7 @@ struct Report {
     /// per-CPU expectation counters summed.
     expect_count: u64,
     expect_max: Option<u64>,
-    expect_stats: [u64; 3],
+    expect_stats: ctctl_netlink::expect::ExpCpuStats,
     /// drop, early_drop, insert_failed per second, when sampled.
     rates: Option<[f64; 3]>,
     /// How the rates were sampled.
@@ -176,16 +176,9 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
             Ok(ControlFlow::Continue(()))
         },
     )?;
-    ct.expect_for_each(&crate::ExpectFilter::default(), |_| {
-        r.expect_count += 1;
-        Ok(ControlFlow::Continue(()))
-    })?;
+    r.expect_count = ct.expect_count(&crate::ExpectFilter::default())?;
     r.expect_max = read_u64(&paths.netfilter("nf_conntrack_expect_max"))?;
-    for c in ct.expect_stats_cpu()? {
-        r.expect_stats[0] += u64::from(c.new);
-        r.expect_stats[1] += u64::from(c.create);
-        r.expect_stats[2] += u64::from(c.delete);
-    }
+    r.expect_stats = ct.expect_totals()?;
     r.warn = a.warn;
     r.crit = a.crit;
     if a.check || a.state_file.is_some() {
@@ -417,9 +410,9 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
                 r.dying,
                 r.expect_count,
                 r.expect_max.map_or("null".to_string(), |m| m.to_string()),
-                r.expect_stats[0],
-                r.expect_stats[1],
-                r.expect_stats[2]
+                r.expect_stats.new,
+                r.expect_stats.create,
+                r.expect_stats.delete
             )
             .as_bytes(),
         );
@@ -507,9 +500,9 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         "expect     {} / {} max (expect_new={} expect_create={} expect_delete={} since boot)",
         thousands(r.expect_count),
         r.expect_max.map_or("?".to_string(), thousands),
-        r.expect_stats[0],
-        r.expect_stats[1],
-        r.expect_stats[2]
+        r.expect_stats.new,
+        r.expect_stats.create,
+        r.expect_stats.delete
     ))?;
     if let Some([d, e, f]) = r.rates {
         line(format!(

@@ -118,13 +118,7 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
             Ok(0)
         }
         Cmd::Count => {
-            let mut ct = Conntrack::open()?;
-            let mut n = 0u64;
-            ct.expect_for_each(&filter, |_| {
-                n += 1;
-                Ok(ControlFlow::Continue(()))
-            })?;
-            println!("{n}");
+            println!("{}", Conntrack::open()?.expect_count(&filter)?);
             Ok(0)
         }
         Cmd::Stats => {

@@ -154,3 +154,32 @@ fn dying_and_unconfirmed_lists_and_any_nat_with_an_address() {
     let out = ns.ctctl_out(&["list", "--any-nat", "--src-nat"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `ctctl manpages DIR` as root replaces a planted symlink instead of
+/// writing through it.
+#[test]
+fn manpages_never_write_through_a_symlink() {
+    let dir = std::env::temp_dir().join(format!("ctctl-man-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("precious");
+    std::fs::write(&target, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("ctctl-list.1")).unwrap();
+    let out = Command::new(ctctl_bin())
+        .arg("manpages")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    let page = std::fs::symlink_metadata(dir.join("ctctl-list.1")).unwrap();
+    assert!(page.file_type().is_file());
+    assert!(std::fs::read_to_string(dir.join("ctctl-expect-list.1"))
+        .unwrap()
+        .contains("ctctl-expect-list"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

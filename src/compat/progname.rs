@@ -56,25 +56,28 @@ fn owner(proc_root: &Path, portid: u32, inode: u64) -> Option<String> {
         .and_then(|p| name_of(proc_root, &p))
 }
 
-/// Names port ids, remembering the last answer (events from one program
-/// come in runs).
+/// Names port ids, remembering the last answer: events from one program
+/// come in runs (a `conntrack -R` of a million lines), and a port id stays
+/// with its socket while the socket is open, so a run costs one lookup,
+/// not one read of /proc per event.
 #[derive(Debug, Default)]
 pub struct Prognames {
-    last: Option<(u32, u64, Option<String>)>,
+    last: Option<(u32, Option<String>)>,
 }
 
 impl Prognames {
     /// The name of the program behind `portid`, if it still runs.
     pub fn lookup(&mut self, portid: u32) -> Option<String> {
-        let table = std::fs::read_to_string("/proc/net/netlink").ok()?;
-        let inode = socket_inode(&table, portid)?;
-        if let Some((p, i, name)) = &self.last {
-            if *p == portid && *i == inode {
+        if let Some((p, name)) = &self.last {
+            if *p == portid {
                 return name.clone();
             }
         }
-        let name = owner(Path::new("/proc"), portid, inode);
-        self.last = Some((portid, inode, name.clone()));
+        let name = std::fs::read_to_string("/proc/net/netlink")
+            .ok()
+            .and_then(|table| socket_inode(&table, portid))
+            .and_then(|inode| owner(Path::new("/proc"), portid, inode));
+        self.last = Some((portid, name.clone()));
         name
     }
 }

@@ -160,8 +160,22 @@ fn load_file(file: &str) -> Result<i32, Failure> {
         }
         parsed.push(o);
     }
+    // Creates, the bulk of a -R file, share one socket; each still waits
+    // for its answer, since conntrack stops at the first failing line.
+    let mut ct = None;
     for o in &parsed {
-        run(o, true)?;
+        match o.cmd {
+            Cmd::Create | Cmd::Add if o.table == "conntrack" => {
+                let ct = match &mut ct {
+                    Some(ct) => ct,
+                    None => ct.insert(Conntrack::open()?),
+                };
+                create(o, true, ct)?;
+            }
+            _ => {
+                run(o, true)?;
+            }
+        }
     }
     Ok(0)
 }
@@ -247,7 +261,7 @@ fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
             }
             Ok(0)
         }
-        Cmd::Create | Cmd::Add => create(o, file_mode),
+        Cmd::Create | Cmd::Add => create(o, file_mode, &mut Conntrack::open()?),
         Cmd::Delete => delete(o, file_mode),
         Cmd::Update => update(o, file_mode),
         Cmd::Get => get(o),
@@ -408,9 +422,8 @@ fn same_family(family: u8, ip: IpAddr) -> Result<(), Failure> {
     }
 }
 
-fn create(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
+fn create(o: &Opts, file_mode: bool, ct: &mut Conntrack) -> Result<i32, Failure> {
     let flow = flow_of(o)?;
-    let mut ct = Conntrack::open()?;
     let add = o.cmd == Cmd::Add;
     let created = match ct.create(&flow, add) {
         // -A on an entry the kernel will not change as asked (a status

@@ -229,10 +229,13 @@ fn parse_ahead(input: Box<dyn BufRead + Send>) -> std::sync::mpsc::Receiver<Vec<
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<ParsedLine>>(8);
     std::thread::spawn(move || {
         let mut batch = Vec::with_capacity(BATCH);
-        for (i, line) in input.lines().enumerate() {
+        for (i, line) in crate::restore::lines(input).enumerate() {
             let n = i as u64 + 1;
             let failed = line.is_err();
-            batch.push((n, line.map(|l| crate::restore::parse_line(&l))));
+            batch.push((
+                n,
+                line.map(|l| l.and_then(|l| crate::restore::parse_line(&l))),
+            ));
             if failed || batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
                 if tx.send(full).is_err() || failed {

@@ -142,8 +142,8 @@ fn load_file(file: &str) -> Result<i32, Failure> {
         )?))
     };
     let mut parsed = Vec::new();
-    for line in input.lines() {
-        let line = line?;
+    for (i, line) in crate::restore::lines(input).enumerate() {
+        let line = line?.map_err(|why| Failure::other(format!("line {}: {why}", i + 1)))?;
         let words: Vec<String> = line.split_whitespace().map(String::from).collect();
         if words.is_empty() {
             continue;

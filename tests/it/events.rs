@@ -204,18 +204,7 @@ fn output_file_survives_rotation() {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("events.log");
     let rotated = dir.join("events.log.1");
-    let mut bg = Background::start(
-        &ns,
-        &[
-            "-o",
-            "json",
-            "events",
-            "--output-file",
-            log.to_str().unwrap(),
-        ],
-        Stdio::null(),
-    );
-    bg.wait_stderr("listening", 10);
+    let bg = crate::harness::events_to_file(&ns, &log);
     ns.restore("-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 53 -t 60\n");
     let contains = |p: &std::path::Path, s: &str| {
         std::fs::read_to_string(p)

@@ -3,11 +3,10 @@
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Stdio;
 
 use nix::sys::signal::Signal;
 
-use crate::harness::{table, wait_until, Background, Netns};
+use crate::harness::{table, wait_until, Netns};
 use crate::require_root;
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {
@@ -61,18 +60,7 @@ fn event_log_is_private_refuses_symlinks_and_survives_a_failed_reopen() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
     std::fs::remove_file(&log).unwrap();
 
-    let mut bg = Background::start(
-        &ns,
-        &[
-            "-o",
-            "json",
-            "events",
-            "--output-file",
-            log.to_str().unwrap(),
-        ],
-        Stdio::null(),
-    );
-    bg.wait_stderr("listening", 10);
+    let mut bg = crate::harness::events_to_file(&ns, &log);
     let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o640, "the connection log is not for everyone");
     ns.restore("-I -p udp -s 10.0.0.1 -d 10.0.0.2 --sport 1 --dport 53 -t 60\n");

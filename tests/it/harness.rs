@@ -528,3 +528,21 @@ pub fn wait_until(mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// `ctctl -o json events --output-file LOG` in `ns`, returned once it
+/// listens.
+pub fn events_to_file(ns: &Netns, log: &std::path::Path) -> Background {
+    let mut bg = Background::start(
+        ns,
+        &[
+            "-o",
+            "json",
+            "events",
+            "--output-file",
+            log.to_str().unwrap(),
+        ],
+        Stdio::null(),
+    );
+    bg.wait_stderr("listening", 10);
+    bg
+}

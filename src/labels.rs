@@ -10,7 +10,7 @@ use crate::tune::Paths;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelMap {
     file: PathBuf,
-    names: Vec<(u32, String)>,
+    names: Vec<(String, u32)>,
     /// Whether the file could be read.
     found: bool,
 }
@@ -22,15 +22,25 @@ impl LabelMap {
         let read = std::fs::read_to_string(&file);
         let found = read.is_ok();
         let text = read.unwrap_or_default();
-        let names = text
-            .lines()
-            .filter_map(|l| {
-                let l = l.split('#').next()?;
-                let mut w = l.split_whitespace();
-                let n = w.next()?.parse::<u32>().ok().filter(|n| *n < 128)?;
-                Some((n, w.next()?.to_string()))
-            })
-            .collect();
+        // As libnetfilter_conntrack reads it: `#` lines skipped, a number
+        // in C notation below 1024, then the name (trimmed; letters,
+        // digits, spaces and dashes only); the first name of a bit wins.
+        let mut names: Vec<(String, u32)> = Vec::new();
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let r = crate::format::conntrack8::values::strtoul(l, 0);
+            if r.end == 0 || r.value >= 1024 {
+                continue;
+            }
+            let bit = r.value as u32;
+            let name = l[r.end..].trim_matches([' ', '\t', '\r']);
+            let sane = name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b' ' || b == b'-');
+            if name.is_empty() || !sane || names.iter().any(|(_, b)| *b == bit) {
+                continue;
+            }
+            names.push((name.to_string(), bit));
+        }
         LabelMap { file, names, found }
     }
 
@@ -50,8 +60,9 @@ impl LabelMap {
         }
         self.names
             .iter()
-            .find(|(_, name)| name == label)
-            .map(|(n, _)| *n)
+            .find(|(name, _)| name == label)
+            .map(|(_, n)| *n)
+            .filter(|n| *n < 128)
             .ok_or_else(|| {
                 format!(
                     "unknown label '{label}' (not a bit number, not in {})",
@@ -70,8 +81,13 @@ impl LabelMap {
     pub fn name(&self, bit: u32) -> Option<&str> {
         self.names
             .iter()
-            .find(|(n, _)| *n == bit)
-            .map(|(_, s)| s.as_str())
+            .find(|(_, n)| *n == bit)
+            .map(|(s, _)| s.as_str())
+    }
+
+    /// Every name and its bit, in file order.
+    pub fn names(&self) -> &[(String, u32)] {
+        &self.names
     }
 }
 
@@ -86,7 +102,7 @@ mod tests {
         std::fs::create_dir_all(paths.etc.join("xtables")).unwrap();
         std::fs::write(
             paths.etc.join("xtables/connlabel.conf"),
-            "# comment\n0 eth0-in\n1 blue # trailing\n200 too-big\n",
+            "# comment\n0 eth0-in\n1 blue  \n2 not#sane\n200 too-big\n",
         )
         .unwrap();
         let m = LabelMap::load(&paths);

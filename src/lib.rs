@@ -53,11 +53,14 @@ pub mod events;
 pub mod expect;
 pub mod filter;
 pub mod filterset;
+pub mod format;
 pub mod labels;
 pub mod live;
+pub mod names;
 pub mod netns;
 pub mod probe;
 pub mod restore;
+pub mod select;
 pub mod tune;
 pub mod wait;
 

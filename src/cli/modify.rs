@@ -145,6 +145,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         timeout: a.set_timeout.map(|t| t.min(u32::MAX as u64) as u32),
         labels,
         status: None,
+        proto_info: None,
     };
     let mut ct = Conntrack::open()?;
     if a.dry_run {

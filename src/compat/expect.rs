@@ -1,127 +1,81 @@
 //! conntrack's commands on the expectation table (`-L expect`, `-G`, `-D`,
 //! `-I`, `-F`, `-E`, `-C`, `-S`), on the library's expectation calls.
+//! Their options were checked against 1.4.7's rules while reading.
 
 use std::io::Write as _;
-use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use ctctl_netlink::expect::Expect;
-use ctctl_netlink::header::{AF_INET, AF_INET6};
 
-use super::parse::{Cmd, Opts};
-use super::{say, Failure};
+use super::{say, summary, Failure};
 use crate::cli::expect::write_text;
+use crate::format::conntrack8::command::{ev, out};
+use crate::format::conntrack8::options::{opt, Command as Cmd};
+use crate::format::conntrack8::Command;
 use crate::{Conntrack, ExpectFilter, Tuple};
 
-fn need<T: Copy>(v: Option<T>, opt: &str) -> Result<T, Failure> {
-    v.ok_or_else(|| {
-        Failure::param(format!(
-            "You need to supply the `{opt}' option for this command"
-        ))
-    })
-}
-
 /// The tuple `-s -d -p --sport --dport` name (the master for `-I`, the
-/// expected connection for `-G` and `-D`).
-fn tuple(o: &Opts) -> Result<Tuple, Failure> {
-    let src = need(o.src.as_ref().map(|c| c.addr), "--src")?;
-    let dst = need(o.dst.as_ref().map(|c| c.addr), "--dst")?;
-    let proto = need(o.proto, "--protonum")?;
-    Ok(Tuple {
-        src: Some(src),
-        dst: Some(dst),
-        proto: Some(proto),
-        src_port: o
-            .sport
-            .or(Some(0))
-            .filter(|_| crate::filter::has_ports(proto)),
-        dst_port: o
-            .dport
-            .or(Some(0))
-            .filter(|_| crate::filter::has_ports(proto)),
-        icmp_type: o.icmp_type,
-        icmp_code: o.icmp_code,
-        icmp_id: o.icmp_id,
+/// expected connection for `-G` and `-D`), as libnetfilter_conntrack
+/// builds it: every field, zero where unset.
+fn tuple(c: &Command) -> Tuple {
+    let d = &c.tmpl.orig;
+    let p = c.protonum;
+    let ports = crate::filter::has_ports(p);
+    Tuple {
+        src: d.src,
+        dst: d.dst,
+        proto: Some(p),
+        src_port: ports.then(|| d.sport.unwrap_or(0)),
+        dst_port: ports.then(|| d.dport.unwrap_or(0)),
+        icmp_type: c.tmpl.icmp_type.map(|(t, _)| t),
+        icmp_code: c.tmpl.icmp_code,
+        icmp_id: c.tmpl.icmp_id,
         ..Tuple::default()
-    })
-}
-
-/// conntrack 1.4.7's port-protocol checks on expectation commands: `-G`
-/// and `-D` want the reply ports too, `-I` the mask and expected ports, each
-/// named in this order when missing.
-fn port_options(o: &Opts) -> Result<(), Failure> {
-    if !o.proto.is_some_and(crate::filter::has_ports) {
-        return Ok(());
-    }
-    let mut wanted = vec![(o.sport, "--sport"), (o.dport, "--dport")];
-    if o.cmd == Cmd::Create {
-        wanted.extend([
-            (o.mask_sport, "--mask-port-src"),
-            (o.mask_dport, "--mask-port-dst"),
-            (o.exp_sport, "--tuple-port-src"),
-            (o.exp_dport, "--tuple-port-dst"),
-        ]);
-    } else {
-        wanted.extend([
-            (o.reply_sport, "--reply-port-src"),
-            (o.reply_dport, "--reply-port-dst"),
-        ]);
-    }
-    for (v, name) in wanted {
-        need(v, name)?;
-    }
-    Ok(())
-}
-
-fn family(ip: IpAddr) -> u8 {
-    if ip.is_ipv4() {
-        AF_INET
-    } else {
-        AF_INET6
     }
 }
 
 /// Runs one command on the expectation table.
-pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
+pub fn run(c: &Command, cmd: Cmd, file_mode: bool) -> Result<i32, Failure> {
+    // Expectation dumps carry the command's family, IPv4 unless -f says
+    // otherwise (conntrack's default family for these commands).
     let filter = ExpectFilter {
-        family: o.family,
+        family: (c.family != 0).then_some(c.family),
         ..ExpectFilter::default()
     };
-    match o.cmd {
-        Cmd::List => {
+    match cmd {
+        Cmd::ExpList => {
             let mut ct = Conntrack::open()?;
-            let mut out = crate::cli::output::Out::stdout();
+            let mut o = crate::cli::output::Out::stdout();
             let mut n = 0u64;
-            let xml = o.output.iter().any(|x| x == "xml");
+            let xml = c.output & out::XML != 0;
             ct.expect_for_each(&filter, |e| {
                 if xml {
                     if n == 0 {
-                        out.buf()
+                        o.buf()
                             .extend_from_slice(super::xml::EXPECT_HEADER.as_bytes());
                     }
-                    super::xml::write_expect(out.buf(), e);
+                    super::xml::write_expect(o.buf(), e);
                 } else {
-                    write_text(out.buf(), e, None, false);
+                    write_text(o.buf(), e, None, false);
                 }
                 n += 1;
-                if out.line_done().is_err() {
+                if o.line_done().is_err() {
                     return Ok(ControlFlow::Break(()));
                 }
                 Ok(ControlFlow::Continue(()))
             })?;
             if xml && n > 0 {
-                out.buf()
+                o.buf()
                     .extend_from_slice(super::xml::EXPECT_FOOTER.as_bytes());
             }
-            out.flush()?;
-            say(&format!("{n} expectations have been shown."));
-            Ok(0)
+            o.flush()?;
+            Ok(summary(Cmd::ExpList, n, false))
         }
-        Cmd::Count => {
+        Cmd::ExpCount => {
             println!("{}", Conntrack::open()?.expect_count(&filter)?);
             Ok(0)
         }
-        Cmd::Stats => {
+        Cmd::ExpStats => {
             let mut ct = Conntrack::open()?;
             let mut out = String::new();
             for s in ct.expect_stats_cpu()? {
@@ -133,19 +87,16 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
             std::io::stdout().write_all(out.as_bytes())?;
             Ok(0)
         }
-        Cmd::Flush => {
+        Cmd::ExpFlush => {
             let mut ct = Conntrack::open()?;
             ct.expect_flush()?;
-            if !file_mode {
-                say("expectation table has been emptied.");
-            }
+            say("expectation table has been emptied.");
             Ok(0)
         }
-        Cmd::Get => {
-            let t = tuple(o)?;
-            port_options(o)?;
+        Cmd::ExpGet => {
+            let t = tuple(c);
             let mut ct = Conntrack::open()?;
-            match ct.expect_get(&t, o.zone)? {
+            match ct.expect_get(&t, None)? {
                 Some(e) => {
                     let mut out = crate::cli::output::Out::stdout();
                     write_text(out.buf(), &e, None, false);
@@ -158,26 +109,20 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
                 )),
             }
         }
-        Cmd::Delete => {
-            let t = tuple(o)?;
-            port_options(o)?;
+        Cmd::ExpDelete => {
+            let t = tuple(c);
             let mut ct = Conntrack::open()?;
-            if !ct.expect_delete(&t, o.zone, None)? {
+            if !ct.expect_delete(&t, None, None)? {
                 return Err(Failure::other(
                     "Operation failed: No such file or directory",
                 ));
             }
-            if file_mode {
-                return Ok(0);
-            }
             // conntrack 1.4.7 counts no deleted expectation, says "shown",
-            // and so exits 1 even when the delete worked; scripts written
-            // against it see the same.
-            say("0 expectations have been shown.");
-            Ok(1)
+            // and so exits 1 even when the delete worked.
+            Ok(summary(Cmd::ExpDelete, 0, file_mode))
         }
-        Cmd::Create => {
-            let e = expect_of(o)?;
+        Cmd::ExpCreate => {
+            let e = expect_of(c);
             let mut ct = Conntrack::open()?;
             match ct.expect_create(&e) {
                 Ok(true) => Ok(0),
@@ -191,65 +136,55 @@ pub fn run(o: &Opts, file_mode: bool) -> Result<i32, Failure> {
                 Err(err) => Err(err.into()),
             }
         }
-        Cmd::Event => events(o, &filter),
-        Cmd::Update => Err(Failure::param("Can't do --update on expectations")),
-        Cmd::Add => Err(Failure::param("Can't do --add on expectations")),
-        Cmd::Help | Cmd::Version => Ok(0),
+        // Events are not filtered by family (nfexp_catch).
+        Cmd::ExpEvent => events(c, &ExpectFilter::default()),
+        _ => unreachable!("not an expectation command"),
     }
 }
 
 /// The expectation `-I expect` describes: master `-s -d -p --sport
 /// --dport`, expected `--tuple-src --tuple-dst --tuple-port-*`, mask
 /// `--mask-src --mask-dst --mask-port-*`, `-t`.
-fn expect_of(o: &Opts) -> Result<Expect, Failure> {
-    let master = tuple(o)?;
-    let timeout = need(o.timeout, "--timeout")?;
-    let exp_src = need(o.exp_src, "--tuple-src")?;
-    let exp_dst = need(o.exp_dst, "--tuple-dst")?;
-    let mask_src = need(o.mask_src, "--mask-src")?;
-    let mask_dst = need(o.mask_dst, "--mask-dst")?;
-    port_options(o)?;
-    let fam = family(exp_src);
-    if [exp_dst, mask_src, mask_dst]
-        .iter()
-        .any(|ip| family(*ip) != fam)
-        || master.src.map(family) != Some(fam)
-    {
-        return Err(Failure::param("mismatched address family"));
-    }
+fn expect_of(c: &Command) -> Expect {
+    let master = tuple(c);
     let ports = master.src_port.is_some();
+    let x = &c.exp;
     let tuple = Tuple {
-        src: Some(exp_src),
-        dst: Some(exp_dst),
+        src: x.tuple.src,
+        dst: x.tuple.dst,
         proto: master.proto,
-        src_port: ports.then(|| o.exp_sport.unwrap_or(0)),
-        dst_port: ports.then(|| o.exp_dport.unwrap_or(0)),
+        src_port: ports.then(|| x.tuple.sport.unwrap_or(0)),
+        dst_port: ports.then(|| x.tuple.dport.unwrap_or(0)),
         ..Tuple::default()
     };
     let mask = Tuple {
-        src: Some(mask_src),
-        dst: Some(mask_dst),
+        src: x.mask.src,
+        dst: x.mask.dst,
         proto: master.proto,
-        src_port: ports.then(|| o.mask_sport.unwrap_or(0)),
-        dst_port: ports.then(|| o.mask_dport.unwrap_or(0)),
+        src_port: ports.then(|| x.mask.sport.unwrap_or(0)),
+        dst_port: ports.then(|| x.mask.dport.unwrap_or(0)),
         ..Tuple::default()
     };
-    Ok(Expect {
-        family: fam,
+    Expect {
+        family: c.family,
         master,
         tuple,
         mask,
-        timeout: Some(timeout),
-        zone: o.zone,
+        timeout: c.tmpl.timeout,
+        zone: c.tmpl.zone,
         ..Expect::default()
-    })
+    }
 }
 
-fn events(o: &Opts, filter: &ExpectFilter) -> Result<i32, Failure> {
-    let mask = o.event_mask.unwrap_or(0b111);
+fn events(c: &Command, filter: &ExpectFilter) -> Result<i32, Failure> {
+    let mask = if c.options & opt::EVENT_MASK != 0 {
+        c.event_mask
+    } else {
+        ev::ALL
+    };
     crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
-    let mut sub = ct.expect_events(mask & 1 != 0, mask & 4 != 0)?;
+    let mut sub = ct.expect_events(mask & ev::NEW != 0, mask & ev::DESTROY != 0)?;
     let mut out = crate::cli::output::Out::stdout();
     let mut n = 0u64;
     while !crate::cli::signals::terminated() {

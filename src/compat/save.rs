@@ -16,7 +16,8 @@ pub fn write(out: &mut Vec<u8>, f: &Flow<'_>, command: &str) {
     if let Some(t) = f.timeout {
         add("-t", &t);
     }
-    let status = f.status.map_or(0, |s| s.0) & super::parse::SETTABLE_STATUS;
+    let status = f.status.map_or(0, |s| s.0)
+        & (Status::SEEN_REPLY.0 | Status::ASSURED.0 | Status::FIXED_TIMEOUT.0);
     if status != 0 {
         let names: Vec<&str> = Status::NAMES
             .iter()

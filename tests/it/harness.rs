@@ -88,6 +88,22 @@ impl Netns {
         PathBuf::from("/run/netns").join(&self.name)
     }
 
+    /// A file that commands run in the namespace (`ip netns exec`) see at
+    /// `/etc/REL`: written under `/etc/netns/NAME/`, which `ip netns exec`
+    /// mounts over `/etc` for them. The top directory must exist in `/etc`
+    /// as the mount point; it is made (empty) when missing.
+    pub fn etc_file(&self, rel: &str, content: &str) {
+        let top = rel.split('/').next().unwrap();
+        if rel.contains('/') {
+            std::fs::create_dir_all(std::path::Path::new("/etc").join(top)).unwrap();
+        }
+        let path = std::path::Path::new("/etc/netns")
+            .join(&self.name)
+            .join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+
     /// Runs a command inside the namespace.
     pub fn exec(&self, args: &[&str]) -> Output {
         Command::new("ip")
@@ -262,6 +278,7 @@ impl Drop for Netns {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
+        let _ = std::fs::remove_dir_all(std::path::Path::new("/etc/netns").join(&self.name));
     }
 }
 

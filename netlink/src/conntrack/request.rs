@@ -385,6 +385,9 @@ pub struct Update {
     /// Status bits to set (`CTA_STATUS`; the kernel takes the ones that
     /// may change: SEEN_REPLY, ASSURED, FIXED_TIMEOUT, ...).
     pub status: Option<u32>,
+    /// Protocol state and flags (`CTA_PROTOINFO`; `nlattr_to_tcp` takes a
+    /// TCP state and flags, SCTP and DCCP want their whole set).
+    pub proto_info: Option<ProtoInfo>,
 }
 
 /// Appends a request that changes the entry with original tuple `orig`
@@ -422,6 +425,9 @@ pub fn update(
     }
     if let Some(status) = u.status {
         w.put_be32(CTA_STATUS, status);
+    }
+    if let Some(p) = &u.proto_info {
+        p.encode(&mut w);
     }
 }
 

@@ -1,0 +1,412 @@
+//! conntrack's commands on the connection table (`-L -G -D -U -I -A -F -C
+//! -S -E`), as `do_command_ct` runs them, on ctctl's engine.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::ControlFlow;
+
+use ctctl_netlink::conntrack::request::{self, CreateOptions, NatSetup, Update};
+use ctctl_netlink::conntrack::{Flow, KernelFilter, RequestBuf, Tuple};
+
+use super::print::Printer;
+use super::{err2str, note, say, summary, Failure};
+use crate::cli::output::Out;
+use crate::conntrack::{Conntrack, Table};
+use crate::filter::KernelPlan;
+use crate::filterset::Selection;
+use crate::format::conntrack8::build;
+use crate::format::conntrack8::command::{ev, Table as CtTable};
+use crate::format::conntrack8::options::{opt, Command as Cmd};
+use crate::format::conntrack8::Command;
+use crate::probe::Criteria;
+use crate::select::conntrack8::{update_change, Selection8, Use};
+
+fn selection(c: &Command, use_: Use) -> Result<Selection8, Failure> {
+    Selection8::new(c, use_).map_err(Failure::param)
+}
+
+fn failed(e: &crate::Error, cmd: Cmd) -> Failure {
+    Failure::other(format!(
+        "Operation failed: {}",
+        super::errno_message(e, Some(cmd))
+    ))
+}
+
+/// The entries of one family, for `-L -z`: the kernel zeroes what its own
+/// filter selects, and 1.4.7's filter for `-z` is the family alone.
+struct Family(u8);
+
+impl Selection for Family {
+    fn matches(&self, f: &Flow<'_>) -> bool {
+        self.0 == 0 || f.family == self.0
+    }
+
+    fn kernel_plan(&self, proved: Criteria) -> KernelPlan {
+        let ok = self.0 == 0 || proved.contains(Criteria::FAMILY);
+        KernelPlan {
+            filters: vec![KernelFilter {
+                family: if ok { self.0 } else { 0 },
+                ..KernelFilter::default()
+            }],
+            exact: ok,
+        }
+    }
+}
+
+/// `-L` on the table.
+pub fn list(c: &Command) -> Result<i32, Failure> {
+    if c.options & opt::COMPARISON != 0 && c.options & opt::ZERO != 0 {
+        return Err(Failure::param("Can't use -z with filtering parameters"));
+    }
+    let sel = selection(c, Use::List)?;
+    let mut printer = Printer::new(c, Cmd::List);
+    let mut ct = Conntrack::open()?;
+    let mut out = Out::stdout();
+    let mut n = 0u64;
+    if c.options & opt::ZERO != 0 {
+        let mut io = Ok(());
+        ct.stream_zeroing(&Family(c.family), |f| {
+            if sel.matches(f) {
+                n += 1;
+                io = printer.flow(&mut out, f, None);
+            }
+            if io.is_err() {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .map_err(|e| match e {
+            crate::Error::NotExact(_) => Failure::other(format!(
+                "Operation failed: {e} [ctctl: refused, differs from conntrack 1.4.7: unproved-zero]"
+            )),
+            e => failed(&e, Cmd::List),
+        })?;
+        io?;
+    } else {
+        ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+            n += 1;
+            printer.flow(&mut out, f, None)?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+    }
+    printer.finish(&mut out)?;
+    Ok(summary(Cmd::List, n, false))
+}
+
+/// `-L dying`, `-L unconfirmed`.
+pub fn list_other(c: &Command) -> Result<i32, Failure> {
+    let sel = selection(c, Use::Lists)?;
+    let table = if c.table == CtTable::Dying {
+        Table::Dying
+    } else {
+        Table::Unconfirmed
+    };
+    let mut printer = Printer::new(c, Cmd::List);
+    let mut ct = Conntrack::open()?;
+    let mut out = Out::stdout();
+    let mut n = 0u64;
+    ct.stream_table(table, &sel, |f| -> Result<ControlFlow<()>, Failure> {
+        n += 1;
+        printer.flow(&mut out, f, None)?;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    printer.finish(&mut out)?;
+    Ok(summary(Cmd::List, n, false))
+}
+
+/// `-C`.
+pub fn count() -> Result<i32, Failure> {
+    let mut ct = Conntrack::open()?;
+    println!("{}", ct.stats()?.entries);
+    Ok(0)
+}
+
+/// `-S`.
+pub fn stats() -> Result<i32, Failure> {
+    use std::io::Write as _;
+    let mut ct = Conntrack::open()?;
+    let mut out = Vec::new();
+    for c in ct.stats_cpu()? {
+        out.extend_from_slice(format!("cpu={:<4}\t", c.cpu).as_bytes());
+        for (k, v) in c.fields() {
+            out.extend_from_slice(format!("{k}={v} ").as_bytes());
+        }
+        out.push(b'\n');
+    }
+    std::io::stdout().write_all(&out)?;
+    Ok(0)
+}
+
+/// `-F`: conntrack 1.4.7 flushes every family whatever `-f` says (it
+/// sends `nfgenmsg.version` 0); the face flushes only the family asked
+/// for, in the kernel where the probe proved the kernel honours it, else
+/// by tuple and id from a dump.
+pub fn flush(c: &Command, _file_mode: bool) -> Result<i32, Failure> {
+    let mut ct = Conntrack::open()?;
+    let filter = crate::Filter {
+        family: (c.family != 0).then_some(c.family),
+        ..crate::Filter::all()
+    };
+    let plan = crate::probe::plan(&filter, crate::probe::Op::Flush);
+    if plan.exact {
+        for kf in &plan.filters {
+            ct.flush(kf)?;
+        }
+    } else {
+        let mut deleter = ct.deleter()?;
+        ct.stream(&filter, |f| -> Result<ControlFlow<()>, Failure> {
+            deleter.push(f)?;
+            Ok(ControlFlow::Continue(()))
+        })?;
+        deleter.finish()?;
+    }
+    say("connection tracking table has been emptied.");
+    Ok(0)
+}
+
+/// `-I`, `-A`: the request conntrack would send, and its answer.
+pub fn create(c: &Command, file_mode: bool, ct: &mut Conntrack) -> Result<i32, Failure> {
+    let cmd = c.cmd.expect("a create command");
+    let made = build::create(c).map_err(|_| {
+        Failure::other(format!(
+            "Operation failed: {}",
+            err2str(libc::EINVAL, Some(cmd))
+        ))
+    })?;
+    let nat = |n: Option<build::Nat>| {
+        n.and_then(|n| {
+            Some(NatSetup {
+                addr: n.addr?,
+                port: n.port,
+            })
+        })
+    };
+    let opts = CreateOptions {
+        src_nat: nat(made.src_nat),
+        dst_nat: nat(made.dst_nat),
+        or_update: false,
+        ack: true,
+    };
+    let mut req = RequestBuf::new();
+    let seq = ct.socket().next_seq();
+    request::create(&mut req, seq, &made.flow, &opts);
+    let r = ct
+        .socket()
+        .transact(&req, "create", |_| Ok(ControlFlow::Continue(())));
+    match r {
+        Ok(()) => Ok(summary(cmd, 1, file_mode)),
+        // -A on an existing entry leaves it as it is: none added, no error.
+        Err(e) if cmd == Cmd::Add && e.errno() == Some(libc::EEXIST) => {
+            Ok(summary(cmd, 0, file_mode))
+        }
+        Err(e) => Err(failed(&e.into(), cmd)),
+    }
+}
+
+/// `-D`: every entry 1.4.7 selects, deleted by tuple and id, each printed
+/// as conntrack prints deleted entries.
+pub fn delete(c: &Command, file_mode: bool) -> Result<i32, Failure> {
+    let sel = selection(c, Use::Delete)?;
+    let mut ct = Conntrack::open()?;
+    let mut deleter = ct.deleter()?;
+    let mut printer = Printer::new(c, Cmd::Delete);
+    let mut out = Out::stdout();
+    let mut n = 0u64;
+    ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+        deleter.push(f)?;
+        printer.flow(&mut out, f, None)?;
+        n += 1;
+        Ok(ControlFlow::Continue(()))
+    })?;
+    printer.finish(&mut out)?;
+    let stats = deleter.finish()?;
+    if stats.failed > 0 {
+        let errno = stats.first_errno().unwrap_or(0);
+        return Err(Failure::other(format!(
+            "Operation failed: {}",
+            err2str(errno, Some(Cmd::Delete))
+        )));
+    }
+    Ok(summary(Cmd::Delete, n, file_mode))
+}
+
+/// `-U`: for every selected entry that would change, conntrack's update
+/// request (on the entry's original tuple, without its zone), then the
+/// entry as the kernel has it afterwards.
+pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
+    let sel = selection(c, Use::Update)?;
+    let mut ct = Conntrack::open()?;
+    let mut modifier = Conntrack::open()?;
+    let mut printer = Printer::new(c, Cmd::Update);
+    let mut out = Out::stdout();
+    let mut n = 0u64;
+    ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+        let Some(change) = update_change(c, f) else {
+            return Ok(ControlFlow::Continue(()));
+        };
+        // conntrack 1.4.7 sends the command's family: without -f or an
+        // address it is 0, which the kernel refuses (fixed in 1.4.8).
+        if c.family == 0 {
+            note("Operation failed: Operation not supported");
+            return Err(Failure::other("Operation failed: Operation not supported"));
+        }
+        // The request carries no zone: the kernel looks the tuple up in
+        // zone 0 and misses an entry whose original direction has another.
+        if crate::filter::orig_zone(f) != 0 {
+            note(&format!(
+                "Operation failed: {}",
+                err2str(libc::ENOENT, Some(Cmd::Update))
+            ));
+            return Ok(ControlFlow::Continue(()));
+        }
+        let lookup = Tuple {
+            zone: None,
+            ..f.orig
+        };
+        if change.nat {
+            note(&format!(
+                "Operation failed: {}",
+                err2str(libc::EOPNOTSUPP, Some(Cmd::Update))
+            ));
+        } else {
+            let u = Update {
+                mark: change.mark.map(|m| (m, u32::MAX)),
+                timeout: change.timeout,
+                labels: change.labels,
+                status: change
+                    .status
+                    .map(|s| s | ctctl_netlink::conntrack::Status::CONFIRMED.0),
+                proto_info: change.proto_info,
+            };
+            let errno = match modifier.update(&lookup, None, &u) {
+                Ok(true) => None,
+                Ok(false) => Some(libc::ENOENT),
+                Err(e) => Some(e.errno().unwrap_or(libc::EIO)),
+            };
+            if let Some(errno) = errno {
+                note(&format!(
+                    "Operation failed: {}",
+                    err2str(errno, Some(Cmd::Update))
+                ));
+            }
+        }
+        match modifier.get(&lookup, None) {
+            Ok(Some(now)) => {
+                printer.flow(&mut out, &now, None)?;
+                n += 1;
+            }
+            Ok(None) => {}
+            Err(e) => return Err(failed(&e, Cmd::Update)),
+        }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    printer.finish(&mut out)?;
+    Ok(summary(Cmd::Update, n, file_mode))
+}
+
+/// The tuple libnetfilter_conntrack builds from a direction of the
+/// template: every field of the family and protocol, zero where unset.
+fn full_tuple(c: &Command) -> Tuple {
+    let d = &c.tmpl.orig;
+    let zero = |fam: Option<u8>| match fam {
+        Some(10) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        _ => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let p = d.l4.unwrap_or(0);
+    let ports = matches!(p, 6 | 17 | 136 | 33 | 132 | 47);
+    let icmp = matches!(p, 1 | 58);
+    Tuple {
+        src: Some(d.src.unwrap_or(zero(d.l3))),
+        dst: Some(d.dst.unwrap_or(zero(d.l3))),
+        proto: Some(p),
+        src_port: ports.then(|| d.sport.unwrap_or(0)),
+        dst_port: ports.then(|| d.dport.unwrap_or(0)),
+        icmp_type: icmp.then(|| c.tmpl.icmp_type.map_or(0, |(t, _)| t)),
+        icmp_code: icmp.then(|| c.tmpl.icmp_code.unwrap_or(0)),
+        icmp_id: icmp.then(|| c.tmpl.icmp_id.unwrap_or(0)),
+        zone: None,
+    }
+}
+
+/// `-G`: the kernel's lookup by the original tuple (zone 0), then
+/// conntrack's filter on what came back.
+pub fn get(c: &Command) -> Result<i32, Failure> {
+    // libnetfilter_conntrack builds no request without an original family.
+    if c.tmpl.orig.l3.is_none() {
+        return Err(Failure::other(format!(
+            "Operation failed: {}",
+            err2str(libc::EINVAL, Some(Cmd::Get))
+        )));
+    }
+    let sel = selection(c, Use::Get)?;
+    let mut ct = Conntrack::open()?;
+    let found = ct
+        .get(&full_tuple(c), None)
+        .map_err(|e| failed(&e, Cmd::Get))?;
+    let Some(f) = found else {
+        return Err(Failure::other(format!(
+            "Operation failed: {}",
+            err2str(libc::ENOENT, Some(Cmd::Get))
+        )));
+    };
+    let mut n = 0;
+    let mut printer = Printer::new(c, Cmd::Get);
+    let mut out = Out::stdout();
+    if sel.matches(&f) {
+        printer.flow(&mut out, &f, None)?;
+        n = 1;
+    }
+    printer.finish(&mut out)?;
+    Ok(summary(Cmd::Get, n, false))
+}
+
+/// `-E`: ctctl's event stream with conntrack's filter and lines.
+pub fn events(c: &Command) -> Result<i32, Failure> {
+    let sel = selection(c, Use::Event)?;
+    let mask = if c.options & opt::EVENT_MASK != 0 {
+        c.event_mask
+    } else {
+        ev::ALL
+    };
+    if c.options & opt::BUFFERSIZE != 0 {
+        // 1.4.7 sizes its request socket, not the event socket, and prints
+        // what the kernel made of it there.
+        let got = (c.buffer_size.max(0) as u64).saturating_mul(2).max(2304);
+        note(&format!(
+            "NOTICE: Netlink socket buffer size has been set to {got} bytes."
+        ));
+    }
+    let opts = crate::events::EventOptions {
+        new: mask & ev::NEW != 0,
+        update: mask & ev::UPDATE != 0,
+        destroy: mask & ev::DESTROY != 0,
+        buffer_size: crate::events::DEFAULT_BUFFER,
+        reliable: false,
+    };
+    crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
+    let ct = Conntrack::open()?;
+    let prefilter = crate::Filter {
+        family: (c.family != 0).then_some(c.family),
+        ..crate::Filter::default()
+    };
+    let mut stream = ct.events(&opts, &prefilter)?;
+    let mut printer = Printer::new(c, Cmd::Event);
+    let mut out = Out::stdout();
+    let mut n = 0u64;
+    while !crate::cli::signals::terminated() {
+        let polled = stream.poll(Some(std::time::Duration::from_millis(250)), |ev| {
+            if !sel.matches(&ev.flow) {
+                return;
+            }
+            n += 1;
+            let tag = crate::cli::EventTag::of(ev.kind, crate::cli::now_ns(), ev.portid);
+            let _ = printer.flow(&mut out, &ev.flow, Some(&tag));
+        })?;
+        if polled.received < crate::events::BATCH {
+            out.flush()?;
+        }
+    }
+    printer.finish(&mut out)?;
+    say(&format!("{n} flow events have been shown."));
+    Ok(0)
+}

@@ -50,6 +50,7 @@ pub fn create_request<'f>(
         dst_nat,
         or_update,
         ack,
+        exact_status: false,
     };
     if src_nat.is_none() && dst_nat.is_none() {
         return (Cow::Borrowed(f), opts);

@@ -475,6 +475,7 @@ impl ProbeTable for KernelTable {
             dst_nat: None,
             or_update: false,
             ack: true,
+            exact_status: false,
         };
         for f in entries {
             let mut req = RequestBuf::new();

@@ -8,7 +8,7 @@ use ctctl_netlink::conntrack::request::{self, CreateOptions, NatSetup, Update};
 use ctctl_netlink::conntrack::{Flow, KernelFilter, RequestBuf, Tuple};
 
 use super::print::Printer;
-use super::{err2str, note, say, summary, Failure};
+use super::{err2str, left_out, note, say, summary, Failure};
 use crate::cli::output::Out;
 use crate::conntrack::{Conntrack, Table};
 use crate::filter::KernelPlan;
@@ -90,6 +90,7 @@ pub fn list(c: &Command) -> Result<i32, Failure> {
         })?;
     }
     printer.finish(&mut out)?;
+    left_out(sel.left_out());
     Ok(summary(Cmd::List, n, false))
 }
 
@@ -111,6 +112,7 @@ pub fn list_other(c: &Command) -> Result<i32, Failure> {
         Ok(ControlFlow::Continue(()))
     })?;
     printer.finish(&mut out)?;
+    left_out(sel.left_out());
     Ok(summary(Cmd::List, n, false))
 }
 
@@ -161,6 +163,9 @@ pub fn flush(c: &Command, _file_mode: bool) -> Result<i32, Failure> {
         deleter.finish()?;
     }
     say("connection tracking table has been emptied.");
+    if c.family != 0 {
+        note("ctctl: only this family was flushed; conntrack 1.4.7 flushes every family whatever -f says [ctctl: narrowed]");
+    }
     Ok(0)
 }
 
@@ -173,11 +178,13 @@ pub fn create(c: &Command, file_mode: bool, ct: &mut Conntrack) -> Result<i32, F
             err2str(libc::EINVAL, Some(cmd))
         ))
     })?;
+    // libnetfilter_conntrack sends a NAT port for TCP and UDP only.
+    let ports = matches!(made.flow.orig.proto, Some(6 | 17));
     let nat = |n: Option<build::Nat>| {
         n.and_then(|n| {
             Some(NatSetup {
                 addr: n.addr?,
-                port: n.port,
+                port: n.port.filter(|_| ports),
             })
         })
     };
@@ -186,6 +193,7 @@ pub fn create(c: &Command, file_mode: bool, ct: &mut Conntrack) -> Result<i32, F
         dst_nat: nat(made.dst_nat),
         or_update: false,
         ack: true,
+        exact_status: true,
     };
     let mut req = RequestBuf::new();
     let seq = ct.socket().next_seq();
@@ -212,14 +220,29 @@ pub fn delete(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     let mut printer = Printer::new(c, Cmd::Delete);
     let mut out = Out::stdout();
     let mut n = 0u64;
-    ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+    let mut stale = None;
+    let r = ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
         deleter.push(f)?;
+        // Each delete is acknowledged; conntrack reads one message for it,
+        // which is a late answer if an -U before it in a -R file left one.
+        if let Some(Reply::Error(errno)) = talk(vec![Reply::Ack]) {
+            stale = Some(errno);
+            return Ok(ControlFlow::Break(()));
+        }
         printer.flow(&mut out, f, None)?;
         n += 1;
         Ok(ControlFlow::Continue(()))
-    })?;
+    });
     printer.finish(&mut out)?;
+    r?;
+    left_out(sel.left_out());
     let stats = deleter.finish()?;
+    if let Some(errno) = stale {
+        return Err(Failure::other(format!(
+            "Operation failed: {}",
+            err2str(errno, Some(Cmd::Delete))
+        )));
+    }
     if stats.failed > 0 {
         let errno = stats.first_errno().unwrap_or(0);
         return Err(Failure::other(format!(
@@ -230,9 +253,38 @@ pub fn delete(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     Ok(summary(Cmd::Delete, n, file_mode))
 }
 
+/// What conntrack 1.4.7's second socket (`_modifier_sock`) has queued:
+/// it asks for an acknowledgement of its `-U` lookups as well
+/// (`NLM_F_ACK` on `IPCTNL_MSG_CT_GET`, dropped in 1.4.8), reads one
+/// message per request, and so reads every later answer one request late
+/// — the acknowledgement of the lookup before, or an update's error as
+/// the lookup's. The queue lives as long as the process (a `-R` file's
+/// commands share it).
+#[derive(Debug)]
+enum Reply {
+    Ack,
+    Error(i32),
+    Entry(Box<Flow<'static>>),
+}
+
+thread_local! {
+    static MODIFIER: std::cell::RefCell<std::collections::VecDeque<Reply>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// Sends (as far as the modifier socket goes) a request whose answers are
+/// `answers`, and returns the message conntrack reads for it.
+fn talk(answers: Vec<Reply>) -> Option<Reply> {
+    MODIFIER.with(|q| {
+        let mut q = q.borrow_mut();
+        q.extend(answers);
+        q.pop_front()
+    })
+}
+
 /// `-U`: for every selected entry that would change, conntrack's update
-/// request (on the entry's original tuple, without its zone), then the
-/// entry as the kernel has it afterwards.
+/// request (on the entry's original tuple, without its zone) and its
+/// lookup of the entry afterwards, answered as 1.4.7 reads the answers.
 pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     let sel = selection(c, Use::Update)?;
     let mut ct = Conntrack::open()?;
@@ -240,34 +292,28 @@ pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     let mut printer = Printer::new(c, Cmd::Update);
     let mut out = Out::stdout();
     let mut n = 0u64;
-    ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+    let failed_with =
+        |errno: i32| format!("Operation failed: {}", err2str(errno, Some(Cmd::Update)));
+    let r = ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
         let Some(change) = update_change(c, f) else {
             return Ok(ControlFlow::Continue(()));
         };
-        // conntrack 1.4.7 sends the command's family: without -f or an
-        // address it is 0, which the kernel refuses (fixed in 1.4.8).
-        if c.family == 0 {
-            note("Operation failed: Operation not supported");
-            return Err(Failure::other("Operation failed: Operation not supported"));
-        }
-        // The request carries no zone: the kernel looks the tuple up in
-        // zone 0 and misses an entry whose original direction has another.
-        if crate::filter::orig_zone(f) != 0 {
-            note(&format!(
-                "Operation failed: {}",
-                err2str(libc::ENOENT, Some(Cmd::Update))
-            ));
-            return Ok(ControlFlow::Continue(()));
-        }
         let lookup = Tuple {
             zone: None,
             ..f.orig
         };
-        if change.nat {
-            note(&format!(
-                "Operation failed: {}",
-                err2str(libc::EOPNOTSUPP, Some(Cmd::Update))
-            ));
+        // The update. conntrack 1.4.7 sends the command's family: without
+        // -f or an address it is 0, which the kernel refuses (fixed in
+        // 1.4.8). The request carries no zone: the kernel looks the tuple
+        // up in zone 0 and misses an entry whose original direction has
+        // another. NAT is refused on an existing entry before anything
+        // changes.
+        let answer = if c.family == 0 {
+            Reply::Error(libc::EOPNOTSUPP)
+        } else if crate::filter::orig_zone(f) != 0 {
+            Reply::Error(libc::ENOENT)
+        } else if change.nat {
+            Reply::Error(libc::EOPNOTSUPP)
         } else {
             let u = Update {
                 mark: change.mark.map(|m| (m, u32::MAX)),
@@ -278,29 +324,40 @@ pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
                     .map(|s| s | ctctl_netlink::conntrack::Status::CONFIRMED.0),
                 proto_info: change.proto_info,
             };
-            let errno = match modifier.update(&lookup, None, &u) {
-                Ok(true) => None,
-                Ok(false) => Some(libc::ENOENT),
-                Err(e) => Some(e.errno().unwrap_or(libc::EIO)),
-            };
-            if let Some(errno) = errno {
-                note(&format!(
-                    "Operation failed: {}",
-                    err2str(errno, Some(Cmd::Update))
-                ));
+            match modifier.update(&lookup, None, &u) {
+                Ok(true) => Reply::Ack,
+                Ok(false) => Reply::Error(libc::ENOENT),
+                Err(e) => Reply::Error(e.errno().unwrap_or(libc::EIO)),
             }
+        };
+        if let Some(Reply::Error(errno)) = talk(vec![answer]) {
+            note(&failed_with(errno));
         }
-        match modifier.get(&lookup, None) {
-            Ok(Some(now)) => {
+        // The lookup, with the command's family.
+        let answers = if c.family == 0 {
+            vec![Reply::Error(libc::EOPNOTSUPP)]
+        } else {
+            match modifier.get(&lookup, None) {
+                Ok(Some(now)) => vec![Reply::Entry(Box::new(now.into_owned())), Reply::Ack],
+                Ok(None) => vec![Reply::Error(libc::ENOENT)],
+                Err(e) => vec![Reply::Error(e.errno().unwrap_or(libc::EIO))],
+            }
+        };
+        match talk(answers) {
+            Some(Reply::Entry(now)) => {
                 printer.flow(&mut out, &now, None)?;
                 n += 1;
             }
-            Ok(None) => {}
-            Err(e) => return Err(failed(&e, Cmd::Update)),
+            Some(Reply::Ack) | None => n += 1,
+            // The entry vanished in the middle of the update.
+            Some(Reply::Error(libc::ENOENT)) => {}
+            Some(Reply::Error(errno)) => return Err(Failure::other(failed_with(errno))),
         }
         Ok(ControlFlow::Continue(()))
-    })?;
+    });
     printer.finish(&mut out)?;
+    r?;
+    left_out(sel.left_out());
     Ok(summary(Cmd::Update, n, file_mode))
 }
 
@@ -357,6 +414,7 @@ pub fn get(c: &Command) -> Result<i32, Failure> {
         n = 1;
     }
     printer.finish(&mut out)?;
+    left_out(sel.left_out());
     Ok(summary(Cmd::Get, n, false))
 }
 

@@ -23,6 +23,7 @@
 //!   the face selects nothing then.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, ProtoInfo, Tuple};
 
@@ -67,7 +68,7 @@ fn and(a: IpAddr, m: IpAddr) -> Option<IpAddr> {
 }
 
 /// conntrack 1.4.7's selection for one command line.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Selection8 {
     use_: Use,
     options: u32,
@@ -80,6 +81,7 @@ pub struct Selection8 {
     kernel_mark: Option<(u32, u32)>,
     kernel_status: Option<(u32, u32)>,
     labels: Option<Vec<u32>>,
+    left_out: AtomicU64,
 }
 
 impl Selection8 {
@@ -131,6 +133,7 @@ impl Selection8 {
             kernel_mark: c.kernel_mark,
             kernel_status: c.kernel_status,
             labels: c.labels.clone(),
+            left_out: AtomicU64::new(0),
         })
     }
 
@@ -152,20 +155,34 @@ impl Selection8 {
             && (!with_status || self.kernel_status.is_none_or(|(v, m)| status & m == v))
     }
 
-    fn matches_inner(&self, f: &Flow<'_>) -> bool {
+    /// What conntrack 1.4.7 itself selects.
+    pub fn selected_by_1_4_7(&self, f: &Flow<'_>) -> bool {
         match self.use_ {
-            Use::List | Use::Delete => {
-                self.kernel(f) && self.nfct_filter(f, true) && self.narrowed(f)
-            }
-            Use::Lists => self.kernel(f) && self.nfct_filter(f, false) && self.narrowed(f),
-            Use::Get => self.nfct_filter(f, false) && self.narrowed(f),
+            Use::List | Use::Delete => self.kernel(f) && self.nfct_filter(f, true),
+            Use::Lists => self.kernel(f) && self.nfct_filter(f, false),
+            Use::Get => self.nfct_filter(f, false),
             Use::Event => {
-                (self.family == 0 || self.family == f.family)
-                    && self.nfct_filter(f, true)
-                    && self.narrowed(f)
+                (self.family == 0 || self.family == f.family) && self.nfct_filter(f, true)
             }
-            Use::Update => self.kernel(f) && self.update_filter(f) && self.narrowed(f),
+            Use::Update => self.kernel(f) && self.update_filter(f),
         }
+    }
+
+    fn matches_inner(&self, f: &Flow<'_>) -> bool {
+        if !self.selected_by_1_4_7(f) {
+            return false;
+        }
+        if !self.narrowed(f) {
+            self.left_out.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// How many entries 1.4.7 would have selected that the face left out
+    /// (the narrowings in the module docs).
+    pub fn left_out(&self) -> u64 {
+        self.left_out.load(Ordering::Relaxed)
     }
 
     /// `nfct_filter`: NAT, mark, labels, networks, then the template.
@@ -247,6 +264,11 @@ impl Selection8 {
 
     /// `filter_nat` with libnetfilter_conntrack's `NFCT_GOPT_IS_*`.
     fn nat(&self, f: &Flow<'_>) -> bool {
+        self.nat_with(f, false)
+    }
+
+    /// `filter_nat`; with `v6`, an IPv6 NAT address is compared too.
+    fn nat_with(&self, f: &Flow<'_>, v6: bool) -> bool {
         let any = self.options & opt::ANY_NAT != 0;
         let want_s = self.options & opt::SRC_NAT != 0 || any;
         let want_d = self.options & opt::DST_NAT != 0 || any;
@@ -291,7 +313,7 @@ impl Selection8 {
                 has = true;
             }
             // Narrowed: an IPv6 address is compared too.
-            if let Some(a @ IpAddr::V6(_)) = addr {
+            if let (true, Some(a @ IpAddr::V6(_))) = (v6, addr) {
                 has = has && entry_addr == Some(a);
             }
             has
@@ -449,8 +471,6 @@ impl Selection8 {
                         f.orig.icmp_type.map(u16::from),
                     )
             }
-            // Narrowed: GRE keys are compared (1.4.7 never does).
-            proto::GRE => eq(sport, dir.src_port) && eq(dport, dir.dst_port),
             _ => true,
         }
     }
@@ -458,6 +478,21 @@ impl Selection8 {
     /// Where the face selects less than 1.4.7 (see the module docs).
     fn narrowed(&self, f: &Flow<'_>) -> bool {
         let t = &self.tmpl;
+        if !self.nat_with(f, true) {
+            return false;
+        }
+        // GRE keys, in either direction.
+        let key = |want: Option<u16>, have: Option<u16>| want.is_none_or(|w| have == Some(w));
+        if t.orig.l4 == Some(proto::GRE)
+            && (!key(t.orig.sport, f.orig.src_port) || !key(t.orig.dport, f.orig.dst_port))
+        {
+            return false;
+        }
+        if t.repl.l4 == Some(proto::GRE)
+            && (!key(t.repl.sport, f.reply.src_port) || !key(t.repl.dport, f.reply.dst_port))
+        {
+            return false;
+        }
         if t.orig
             .zone
             .is_some_and(|z| crate::filter::orig_zone(f) != z)
@@ -525,6 +560,14 @@ impl Selection for Selection8 {
             Use::List | Use::Delete => self.kernel_mark,
             _ => None,
         };
+        // A mask of 0 (`-m V/0`, `-u UNSET`) selects everything or nothing,
+        // or the kernel refuses it: safe to send in a dump whatever the
+        // kernel makes of it, and its answer is the one 1.4.7 gets.
+        let zero_mark = mark.filter(|(_, m)| *m == 0);
+        let zero_status = match self.use_ {
+            Use::List => self.kernel_status.filter(|(_, m)| *m == 0),
+            _ => None,
+        };
         KernelPlan {
             filters: vec![KernelFilter {
                 family: if proved.contains(Criteria::FAMILY) {
@@ -532,7 +575,10 @@ impl Selection for Selection8 {
                 } else {
                     0
                 },
-                mark: mark.filter(|_| proved.contains(Criteria::MARK)),
+                mark: mark
+                    .filter(|_| proved.contains(Criteria::MARK))
+                    .or(zero_mark),
+                status: zero_status,
                 ..KernelFilter::default()
             }],
             exact: false,

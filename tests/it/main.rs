@@ -6,6 +6,7 @@ mod compat;
 mod config;
 mod count;
 mod delete;
+mod difftest;
 mod errors;
 mod events;
 mod exact;

@@ -266,6 +266,11 @@ pub struct CreateOptions {
     /// Ask for an acknowledgement (single requests) rather than errors only
     /// (batches).
     pub ack: bool,
+    /// Send the status exactly as given (`CTA_STATUS` only when the flow
+    /// has one, every bit, plus `IPS_CONFIRMED`), as libnetfilter_conntrack
+    /// does, and let the kernel refuse bits it will not set; otherwise the
+    /// settable bits only, always.
+    pub exact_status: bool,
 }
 
 /// `NF_CT_HELPER_NAME_LEN` (`linux/netfilter/nf_conntrack_helper.h`): a
@@ -321,8 +326,14 @@ pub fn create(req: &mut RequestBuf, seq: u32, flow: &Flow<'_>, opts: &CreateOpti
     if let Some(z) = flow.zone {
         w.put_be16(CTA_ZONE, z);
     }
-    let status = flow.status.unwrap_or_default().0 & SETTABLE_STATUS.0;
-    w.put_be32(CTA_STATUS, status | Status::CONFIRMED.0);
+    if opts.exact_status {
+        if let Some(s) = flow.status {
+            w.put_be32(CTA_STATUS, s.0 | Status::CONFIRMED.0);
+        }
+    } else {
+        let status = flow.status.unwrap_or_default().0 & SETTABLE_STATUS.0;
+        w.put_be32(CTA_STATUS, status | Status::CONFIRMED.0);
+    }
     if let Some(t) = flow.timeout {
         w.put_be32(CTA_TIMEOUT, t);
     }

@@ -34,50 +34,76 @@ pub struct Create {
     pub dst_nat: Option<Nat>,
 }
 
-fn tuple(d: &Dir, l3: u8) -> Tuple {
-    Tuple {
+/// One direction as libnetfilter_conntrack keeps it: every field, zero
+/// until set.
+#[derive(Debug, Clone, Copy, Default)]
+struct Raw {
+    l3: u8,
+    l4: u8,
+    src: Option<IpAddr>,
+    dst: Option<IpAddr>,
+    sport: u16,
+    dport: u16,
+    icmp_type: u8,
+    icmp_code: u8,
+    icmp_id: u16,
+    zone: Option<u16>,
+}
+
+fn has_ports(p: u8) -> bool {
+    matches!(p, 6 | 17 | 132 | 33 | 47 | 136)
+}
+
+fn raw(d: &Dir) -> Raw {
+    Raw {
+        l3: d.l3.unwrap_or(0),
+        l4: d.l4.unwrap_or(0),
         src: d.src,
         dst: d.dst,
-        proto: d.l4,
-        src_port: d.sport,
-        dst_port: d.dport,
+        sport: d.sport.unwrap_or(0),
+        dport: d.dport.unwrap_or(0),
         zone: d.zone,
-        ..Tuple::default()
-    }
-    .with_family_check(l3)
-}
-
-trait FamilyCheck {
-    fn with_family_check(self, l3: u8) -> Self;
-}
-
-impl FamilyCheck for Tuple {
-    fn with_family_check(self, _l3: u8) -> Self {
-        self
+        ..Raw::default()
     }
 }
 
-/// Whether a direction was given at all (any of its attributes set).
-fn given(d: &Dir) -> bool {
-    d.src.is_some()
-        || d.dst.is_some()
-        || d.sport.is_some()
-        || d.dport.is_some()
-        || d.l3.is_some()
-        || d.l4.is_some()
+/// `__autocomplete`: `this` becomes the mirror of `other` (family,
+/// protocol, addresses swapped; ports swapped for port protocols; ICMP
+/// fields and the zone stay: their setters filled both directions).
+fn autocomplete(this: &mut Raw, other: &Raw) {
+    this.l3 = other.l3;
+    this.l4 = other.l4;
+    this.src = other.dst;
+    this.dst = other.src;
+    if has_ports(this.l4) {
+        this.sport = other.dport;
+        this.dport = other.sport;
+    }
 }
 
-/// The mirror of `t` (libnetfilter_conntrack's `__autocomplete`): addresses
-/// and ports swapped; ICMP fields are not mirrored here (their setter
-/// already filled the reply).
-fn mirror(t: &Tuple, icmp: bool) -> Tuple {
+/// The tuple `nfct_build_tuple_raw` sends for a direction: the addresses
+/// of its family (zero where unset), the protocol number, and the ports
+/// or ICMP fields of that protocol (zero where unset).
+fn tuple(r: &Raw) -> Tuple {
+    let zero = |fam: u8| match fam {
+        2 => Some(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        10 => Some(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+        _ => None,
+    };
+    let fits = |a: Option<IpAddr>| {
+        a.filter(|a| matches!((a, r.l3), (IpAddr::V4(_), 2) | (IpAddr::V6(_), 10)))
+    };
+    let icmp = matches!(r.l4, 1 | 58);
     Tuple {
-        src: t.dst,
-        dst: t.src,
-        proto: t.proto,
-        src_port: if icmp { None } else { t.dst_port },
-        dst_port: if icmp { None } else { t.src_port },
-        ..Tuple::default()
+        src: fits(r.src).or(zero(r.l3)),
+        dst: fits(r.dst).or(zero(r.l3)),
+        proto: Some(r.l4),
+        src_port: has_ports(r.l4).then_some(r.sport),
+        dst_port: has_ports(r.l4).then_some(r.dport),
+        icmp_type: icmp.then_some(r.icmp_type),
+        icmp_code: icmp.then_some(r.icmp_code),
+        icmp_id: icmp.then_some(r.icmp_id),
+        zone: r.zone,
     }
 }
 
@@ -88,49 +114,48 @@ pub fn create(c: &Command) -> Result<Create, &'static str> {
     let t = &c.tmpl;
     let orig_given = c.options & opt::ORIG != 0;
     let repl_given = c.options & opt::REPL != 0;
-    let family = c.family;
-    let mut orig = tuple(&t.orig, family);
-    let mut reply = tuple(&t.repl, family);
-    let icmp = matches!(t.orig.l4, Some(1 | 58));
-    if icmp {
-        orig.icmp_type = t.icmp_type.map(|(ty, _)| ty);
-        orig.icmp_code = t.icmp_code;
-        orig.icmp_id = t.icmp_id;
-        // The setters fill the reply's ICMP fields at once.
-        reply.icmp_type = t.icmp_type.map(|(_, r)| r);
-        reply.icmp_code = t.icmp_code;
-        reply.icmp_id = t.icmp_id;
+    let mut orig = raw(&t.orig);
+    let mut reply = raw(&t.repl);
+    // The ICMP setters write both directions at once.
+    if let Some((ty, rty)) = t.icmp_type {
+        orig.icmp_type = ty;
+        reply.icmp_type = rty;
     }
-    // The l3/l4 of each direction: from the direction's own options, or,
-    // for a mirrored one, the other's.
-    let mut orig_l3 = t.orig.l3;
-    let mut repl_l3 = t.repl.l3;
-    if orig_given && !repl_given {
-        let m = mirror(&orig, icmp);
-        reply = Tuple {
-            icmp_type: reply.icmp_type,
-            icmp_code: reply.icmp_code,
-            icmp_id: reply.icmp_id,
-            zone: reply.zone,
-            ..m
-        };
-        repl_l3 = orig_l3;
+    if let Some(code) = t.icmp_code {
+        orig.icmp_code = code;
+        reply.icmp_code = code;
+    }
+    if let Some(id) = t.icmp_id {
+        orig.icmp_id = id;
+        reply.icmp_id = id;
+    }
+    let any_repl = t.repl.l3.is_some()
+        || t.repl.l4.is_some()
+        || t.repl.src.is_some()
+        || t.repl.dst.is_some()
+        || t.repl.sport.is_some()
+        || t.repl.dport.is_some()
+        || t.repl.zone.is_some();
+    let (orig_l3_set, build_reply) = if orig_given && !repl_given {
+        autocomplete(&mut reply, &orig);
+        (true, true)
     } else if repl_given && !orig_given {
-        let m = mirror(&reply, icmp);
-        orig = Tuple {
-            icmp_type: orig.icmp_type,
-            icmp_code: orig.icmp_code,
-            icmp_id: orig.icmp_id,
-            zone: orig.zone,
-            ..m
-        };
-        orig_l3 = repl_l3;
-    }
-    // nfct_nlmsg_build refuses an object without an original family.
-    let Some(l3) = orig_l3 else {
-        return Err("invalid parameters");
+        autocomplete(&mut orig, &reply);
+        (true, true)
+    } else {
+        (t.orig.l3.is_some(), any_repl)
     };
-    let _ = (given(&t.orig), repl_l3);
+    // nfct_nlmsg_build refuses an object without an original family.
+    if !orig_l3_set {
+        return Err("invalid parameters");
+    }
+    let l3 = orig.l3;
+    let orig = tuple(&orig);
+    let reply = if build_reply {
+        tuple(&reply)
+    } else {
+        Tuple::default()
+    };
     let proto_info = match t.orig.l4 {
         Some(6) if t.tcp_state.is_some() || t.tcp_flags.is_some() => {
             let flags = t.tcp_flags.map(|f| TcpFlags { flags: f, mask: f });

@@ -387,8 +387,9 @@ mod tests {
             master_dst: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
             ..Default::default()
         }));
-        // Without a family, 0.0.0.0/0 leaves IPv6 out.
-        assert!(!all(ExpectFilter {
+        // Without a family, 0.0.0.0/0 is all of IPv4: a whole family, like
+        // -f ipv4 alone.
+        assert!(all(ExpectFilter {
             src: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
             ..Default::default()
         }));

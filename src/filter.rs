@@ -172,12 +172,27 @@ impl<T> Match<T> {
 
 impl Match<Cidr> {
     /// Whether this address criterion holds for every address of `family`:
-    /// a positive list with a /0 in it, all of that family (`0.0.0.0/0`
-    /// without a family still leaves out IPv6).
+    /// a positive list with a /0 in it, all of that family; without a
+    /// family, every address of the list's one family (`0.0.0.0/0`: all of
+    /// IPv4, which destructive commands treat like `-f ipv4` alone) or of
+    /// both (`0.0.0.0/0,::/0`).
     pub fn selects_all(&self, family: Option<u8>) -> bool {
-        !self.negated
-            && self.values.iter().any(|v| v.prefix == 0)
-            && self.values.iter().all(|v| Some(v.family()) == family)
+        if self.negated {
+            return false;
+        }
+        let zero = |f: u8| self.values.iter().any(|v| v.prefix == 0 && v.family() == f);
+        let one_family = |f: u8| self.values.iter().all(|v| v.family() == f);
+        match family {
+            Some(f) => one_family(f) && zero(f),
+            // Without a family: a /0 of each family covers every address
+            // (`0.0.0.0/0,::/0`); a /0 of a list's only family, all of it.
+            None => {
+                (zero(AF_INET) && zero(AF_INET6))
+                    || [AF_INET, AF_INET6]
+                        .iter()
+                        .any(|&f| one_family(f) && zero(f))
+            }
+        }
     }
 }
 

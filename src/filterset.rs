@@ -120,9 +120,18 @@ impl FilterSet {
             (Slot::ReplySrc, f.reply.src),
             (Slot::ReplyDst, f.reply.dst),
         ];
-        for (slot, ip) in addrs {
+        // An --addr line is indexed under its address in any direction:
+        // look each address up there once, or an entry whose directions
+        // share it (the mirror of a connection) would count twice.
+        let mut any_done: [Option<IpAddr>; 4] = [None; 4];
+        for (n, (slot, ip)) in addrs.into_iter().enumerate() {
             let Some(ip) = ip else { continue };
+            let first = !any_done[..n].contains(&Some(ip));
+            any_done[n] = Some(ip);
             for key in [(slot, ip), (Slot::Any, ip)] {
+                if key.0 == Slot::Any && !first {
+                    continue;
+                }
                 if let Some(lines) = self.index.get(&key) {
                     for &i in lines {
                         check(i);
@@ -210,6 +219,36 @@ mod tests {
 
     fn line(f: Filter) -> Filter {
         f.normalize().unwrap()
+    }
+
+    #[test]
+    fn an_addr_line_counts_an_entry_once() {
+        // The mirror of a connection names 10.0.0.1 as original source and
+        // reply destination: one entry, one hit.
+        let set = FilterSet::new(
+            Filter::default(),
+            vec![line(Filter {
+                addr: addrs("10.0.0.1"),
+                ..Filter::default()
+            })],
+        );
+        let mut hits = 0;
+        assert!(set.each_match(&udp("10.0.0.1", "10.0.0.2", "10.0.0.2", 53), |_| hits += 1));
+        assert_eq!(hits, 1);
+    }
+
+    #[test]
+    fn a_zero_prefix_of_each_family_selects_everything() {
+        let f = line(Filter {
+            src: addrs("0.0.0.0/0,::/0"),
+            ..Filter::default()
+        });
+        assert!(f.selects_everything(), "{f:?}");
+        let f = line(Filter {
+            src: addrs("0.0.0.0/0,2001:db8::1"),
+            ..Filter::default()
+        });
+        assert!(!f.selects_everything());
     }
 
     fn addrs(s: &str) -> Option<Match<Cidr>> {

@@ -250,19 +250,31 @@ fn parse_conntrack(line: &str) -> Result<Line, String> {
             // Saved lines name a NATed side by its NAT address (`-n`,
             // `-g`) instead of the reply tuple's: put it back in the reply,
             // which the create request turns into NAT again.
-            if let Some(n) = made.src_nat {
-                f.reply.dst = f.reply.dst.or(n.addr);
-                f.reply.dst_port = n.port.or(f.reply.dst_port);
+            let r = &c.tmpl.repl;
+            // Whatever the line leaves out of the reply is the original's
+            // mirror (conntrack 1.4.7 would send zeros there).
+            if r.l4.is_none() {
+                let m = crate::create::mirror(&f.orig);
+                f.reply.proto = m.proto;
+                f.reply.src_port = m.src_port;
+                f.reply.dst_port = m.dst_port;
+                f.reply.icmp_type = f.reply.icmp_type.or(m.icmp_type);
             }
-            if let Some(n) = made.dst_nat {
-                f.reply.src = f.reply.src.or(n.addr);
-                f.reply.src_port = n.port.or(f.reply.src_port);
+            if r.dst.is_none() {
+                f.reply.dst = made.src_nat.and_then(|n| n.addr).or(f.orig.src);
             }
-            if f.reply.dst.is_none() {
-                f.reply.dst = f.orig.src;
+            if r.src.is_none() {
+                f.reply.src = made.dst_nat.and_then(|n| n.addr).or(f.orig.dst);
             }
-            if f.reply.src.is_none() {
-                f.reply.src = f.orig.dst;
+            if let Some(p) = made.src_nat.and_then(|n| n.port) {
+                f.reply.dst_port = Some(p);
+            } else if r.dport.is_none() && f.reply.dst_port.is_some() {
+                f.reply.dst_port = f.orig.src_port;
+            }
+            if let Some(p) = made.dst_nat.and_then(|n| n.port) {
+                f.reply.src_port = Some(p);
+            } else if r.sport.is_none() && f.reply.src_port.is_some() {
+                f.reply.src_port = f.orig.dst_port;
             }
             Ok(Line::Create(Box::new(f), c.cmd == Some(Cmd::Add)))
         }

@@ -97,10 +97,20 @@ pub enum Command {
     /// Write the man pages (ctctl.1 and one per command) into DIR
     #[command(hide = true)]
     Manpages(ManpagesArgs),
-    /// Prove again, now, which filter criteria this kernel applies correctly in
-    /// dumps and flushes (done once per boot anyway), print the verdict and
-    /// keep it in /run/ctctl; needs CAP_SYS_ADMIN
-    Probe,
+    /// Prove now which request shapes (filter criteria sent together) this
+    /// kernel applies correctly in dumps and flushes, print the verdicts and
+    /// keep them in /run/ctctl for this boot; needs CAP_SYS_ADMIN. Commands
+    /// prove a shape the first time they need it; --all proves every shape
+    /// ctctl can send, for a boot unit
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Every shape ctctl's filters can produce (thousands; seconds on an
+    /// idle table), not only the usual ones
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,7 +22,6 @@ use super::args::{Cli, ExporterArgs};
 use super::{signals, Outcome};
 use crate::filter::{family_name, proto_name};
 use crate::live::{Live, LiveOptions, Snapshot};
-use crate::probe::{Criteria, Source};
 
 /// The exporter's default port: 9371, which Prometheus' default port
 /// allocations give to conntrack-stats-exporter, the conntrack exporter
@@ -267,28 +266,24 @@ const STATS: [(&str, &str, &str); 10] = [
     ),
 ];
 
-/// The kernel probe's verdicts: 1 where this kernel was proved to select
-/// by the criterion correctly, 0 where ctctl matches in userspace instead.
+/// What the kernel probe knows this boot: request shapes proved and not
+/// (read from the verdicts kept; the exporter never probes).
 fn probe_family() -> Family {
-    let v = crate::probe::verdict();
+    let (known, _) = crate::probe::known();
     let mut f = Family::new(
-        "conntrack_kernel_filter_proved",
-        "1 where this kernel was proved (ctctl's probe) to apply a filter criterion correctly in dumps or flushes",
+        "conntrack_kernel_filter_shapes",
+        "Request shapes the kernel probe has judged this boot (ctctl probe): proved, or not (matched in userspace)",
         false,
     );
-    let source = match &v.source {
-        Source::Probed | Source::Cached => "probed",
-        Source::CouldNotRun(_) => "could_not_run",
-    };
-    for (op, proved) in [("dump", v.dump), ("flush", v.flush)] {
-        for (c, name) in Criteria::NAMES {
+    for op in ["dump", "flush"] {
+        for (result, want) in [("proved", true), ("not_proved", false)] {
+            let n = known
+                .iter()
+                .filter(|(s, o)| s.starts_with(op) && (*o == crate::probe::Outcome::Proved) == want)
+                .count();
             f.samples.push((
-                vec![
-                    ("op", op.to_string()),
-                    ("criterion", name.to_string()),
-                    ("probe", source.to_string()),
-                ],
-                if proved.contains(c) { 1.0 } else { 0.0 },
+                vec![("op", op.to_string()), ("result", result.to_string())],
+                n as f64,
             ));
         }
     }
@@ -405,8 +400,8 @@ pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
             Err(e) => return Err(e).with_context(|| format!("namespace {label}")),
         }
     }
-    // The probe's verdict, once, now rather than in the first scrape.
-    let _ = crate::probe::verdict();
+    // The exporter never probes the kernel: it sends no criterion.
+    crate::probe::set_policy(crate::probe::Policy::CachedOnly);
     let mut registry = Registry::default();
     let n = lives.len();
     registry.register_collector(Box::new(Tables { lives, top: a.top }));

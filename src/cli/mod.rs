@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Save(a) => modify::save(&cli, a),
         Command::Restore(a) => modify::restore(&cli, a),
         Command::Wait(a) => modify::wait(&cli, a),
-        Command::Probe => status::probe(&cli),
+        Command::Probe(a) => status::probe(&cli, a.all),
         Command::Exporter(_) => unreachable!("handled above"),
         Command::Top(a) => top::run(&cli, a),
         Command::Expect(c) => expect::run(&cli, c),

@@ -112,6 +112,8 @@ fn slab_bytes(paths: &Paths) -> Option<u64> {
 
 /// `ctctl status`.
 pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
+    // status reads what the probe knows; it never runs it.
+    crate::probe::set_policy(crate::probe::Policy::CachedOnly);
     let paths = Paths::system();
     let keys = discover(&paths);
     let mut ct = Conntrack::open()?;
@@ -236,6 +238,45 @@ impl Sample {
     }
 }
 
+/// The sample kept in a `--state-file`: read without following a symlink,
+/// at most 64 KiB, and only from a file that nobody but root (or the
+/// running user) could have written. A missing file is no sample yet.
+fn read_state(path: &std::path::Path) -> anyhow::Result<Option<Sample>> {
+    use std::io::Read as _;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => anyhow::bail!(
+            "--state-file {}: is a symbolic link; give the file itself",
+            path.display()
+        ),
+        Err(e) => {
+            return Err(anyhow::Error::from(e).context(format!("--state-file {}", path.display())))
+        }
+    };
+    let meta = file.metadata()?;
+    let euid = nix::unistd::geteuid().as_raw();
+    if !meta.is_file() {
+        anyhow::bail!("--state-file {}: not a regular file", path.display());
+    }
+    if (meta.uid() != 0 && meta.uid() != euid) || meta.mode() & 0o022 != 0 {
+        anyhow::bail!(
+            "--state-file {}: owned by uid {} or writable by others (mode {:o}); a sample others can write is not trusted: use a file only root can write",
+            path.display(),
+            meta.uid(),
+            meta.mode() & 0o7777
+        );
+    }
+    let mut text = String::new();
+    file.take(64 << 10).read_to_string(&mut text)?;
+    Ok(serde_json::from_str(&text).ok())
+}
+
 /// Per-second rates of drop, early_drop and insert_failed: over
 /// `--interval`, or since the sample in `--state-file` (then replaced).
 fn sample_rates(ct: &mut Conntrack, a: &StatusArgs, r: &mut Report) -> anyhow::Result<()> {
@@ -248,9 +289,7 @@ fn sample_rates(ct: &mut Conntrack, a: &StatusArgs, r: &mut Report) -> anyhow::R
     };
     let now = Sample::of(&r.cpu);
     if let Some(path) = &a.state_file {
-        let earlier: Option<Sample> = std::fs::read_to_string(path)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok());
+        let earlier: Option<Sample> = read_state(path)?;
         let body = serde_json::to_string(&now)? + "\n";
         crate::tune::persist::replace_all(&[(path.clone(), body)])?;
         match earlier {
@@ -434,7 +473,7 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             b.extend_from_slice(format!(":{v}").as_bytes());
         }
         b.extend_from_slice(b"},\"kernel_probe\":");
-        probe_json(b, crate::probe::verdict());
+        probe_json(b);
         b.extend_from_slice(b",\"verdict\":");
         json::string(b, verdict.name());
         b.extend_from_slice(b",\"warnings\":[");
@@ -520,7 +559,7 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         })
         .collect();
     line(format!("switches   {}", sw.join(" ")))?;
-    for l in probe_lines(crate::probe::verdict()) {
+    for l in probe_lines() {
         line(l)?;
     }
     line(format!("verdict    {}", verdict.name()))?;
@@ -531,85 +570,112 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ctctl probe`: runs the kernel probe now and keeps its verdict.
-pub fn probe(cli: &Cli) -> anyhow::Result<Outcome> {
-    let v = crate::probe::reprobe()?;
-    let mut out = Out::stdout();
-    if cli.output == Format::Json {
-        probe_json(out.buf(), &v);
-        out.line_done()?;
+/// `ctctl probe [--all]`: proves the usual request shapes (every shape
+/// the CLI can produce, with `--all`) now, and keeps the verdicts.
+pub fn probe(cli: &Cli, all: bool) -> anyhow::Result<Outcome> {
+    let shapes = if all {
+        crate::probe::all_shapes()
     } else {
-        for l in probe_lines(&v) {
-            out.buf().extend_from_slice(l.as_bytes());
+        crate::probe::common_shapes()
+    };
+    let (results, took) = crate::probe::reprobe(shapes)?;
+    let mut out = Out::stdout();
+    let proved = results
+        .iter()
+        .filter(|(_, o)| *o == crate::probe::Outcome::Proved)
+        .count();
+    if cli.output == Format::Json {
+        for (s, o) in &results {
+            let b = out.buf();
+            b.extend_from_slice(b"{\"shape\":");
+            json::string(b, &s.key());
+            b.extend_from_slice(b",\"verdict\":");
+            json::string(b, &crate::probe::describe(o));
+            b.push(b'}');
+            out.line_done()?;
+        }
+    } else {
+        for (s, o) in &results {
+            out.buf()
+                .extend_from_slice(format!("{s}: {}", crate::probe::describe(o)).as_bytes());
             out.line_done()?;
         }
     }
     out.flush()?;
+    eprintln!(
+        "ctctl: {proved} of {} request shapes proved in {} ms, kept in {}",
+        results.len(),
+        took.as_millis(),
+        crate::probe::CACHE_FILE
+    );
     Ok(Outcome::Ok)
 }
 
-/// The kernel probe's verdict as `status` prints it: what the kernel may
-/// select by in dumps and flushes, and why the rest is matched here.
-fn probe_lines(v: &crate::probe::Verdict) -> Vec<String> {
-    use crate::probe::{Criteria, Source};
-    let how = match &v.source {
-        Source::Probed => format!("probed now in {} ms", v.elapsed_us / 1000),
-        Source::Cached => format!(
-            "probed this boot in {} ms, {}",
-            v.elapsed_us / 1000,
-            crate::probe::CACHE_FILE
-        ),
-        Source::CouldNotRun(why) => format!("probe could not run: {why}"),
-    };
-    let mut out = vec![
-        format!("kernel     filters proved ({how})"),
-        format!("           dump:  {}", v.dump),
-        format!("           flush: {}", v.flush),
-    ];
-    let missing = Criteria::ALL.without(Criteria(v.dump.0 & v.flush.0));
-    if missing != Criteria::NONE {
-        out.push(format!(
-            "           not proved, matched here (deletes by tuple and id): {missing}"
-        ));
+/// What is known of the kernel's request shapes this boot, as `status`
+/// prints it (never probing: status only reads what is kept).
+fn probe_lines() -> Vec<String> {
+    let (known, could_not_run) = crate::probe::known();
+    let proved = known
+        .iter()
+        .filter(|(_, o)| *o == crate::probe::Outcome::Proved)
+        .count();
+    let mut out = vec![format!(
+        "kernel     filters proved: {proved} of {} request shapes known this boot ({})",
+        known.len(),
+        crate::probe::CACHE_FILE
+    )];
+    if let Some(why) = could_not_run {
+        out.push(format!("           probe could not run: {why}"));
     }
-    for f in &v.failures {
-        out.push(format!("           failed: {f}"));
+    for (s, o) in known
+        .iter()
+        .filter(|(_, o)| *o != crate::probe::Outcome::Proved)
+    {
+        out.push(format!("           {s}: {}", crate::probe::describe(o)));
     }
     out
 }
 
-fn probe_json(b: &mut Vec<u8>, v: &crate::probe::Verdict) {
-    use crate::probe::Source;
-    let (source, reason) = match &v.source {
-        Source::Probed => ("probed", None),
-        Source::Cached => ("cached", None),
-        Source::CouldNotRun(r) => ("could_not_run", Some(r.as_str())),
-    };
-    let list = |b: &mut Vec<u8>, items: &[&str]| {
-        b.push(b'[');
-        for (i, s) in items.iter().enumerate() {
-            if i > 0 {
-                b.push(b',');
-            }
-            json::string(b, s);
-        }
-        b.push(b']');
-    };
+fn probe_json(b: &mut Vec<u8>) {
+    let (known, could_not_run) = crate::probe::known();
     b.extend_from_slice(b"{\"source\":");
-    json::string(b, source);
+    json::string(
+        b,
+        match (&could_not_run, known.is_empty()) {
+            (Some(_), _) => "could_not_run",
+            (None, true) => "none_yet",
+            (None, false) => "cached",
+        },
+    );
     b.extend_from_slice(b",\"reason\":");
-    match reason {
+    match &could_not_run {
         Some(r) => json::string(b, r),
         None => b.extend_from_slice(b"null"),
     }
-    b.extend_from_slice(b",\"dump\":");
-    list(b, &v.dump.names());
-    b.extend_from_slice(b",\"flush\":");
-    list(b, &v.flush.names());
-    b.extend_from_slice(b",\"failures\":");
-    let failures: Vec<&str> = v.failures.iter().map(String::as_str).collect();
-    list(b, &failures);
-    b.extend_from_slice(format!(",\"elapsed_us\":{}}}", v.elapsed_us).as_bytes());
+    for (name, want) in [("proved", true), ("not_proved", false)] {
+        b.extend_from_slice(format!(",\"{name}\":[").as_bytes());
+        let mut first = true;
+        for (s, o) in known
+            .iter()
+            .filter(|(_, o)| (*o == crate::probe::Outcome::Proved) == want)
+        {
+            if !first {
+                b.push(b',');
+            }
+            first = false;
+            if want {
+                json::string(b, s);
+            } else {
+                b.extend_from_slice(b"{\"shape\":");
+                json::string(b, s);
+                b.extend_from_slice(b",\"why\":");
+                json::string(b, &crate::probe::describe(o));
+                b.push(b'}');
+            }
+        }
+        b.push(b']');
+    }
+    b.push(b'}');
 }
 
 /// `ctctl stats`: per-CPU counters, `conntrack -S` lines.

@@ -21,7 +21,28 @@ use crate::probe::Criteria;
 use crate::select::conntrack8::{update_change, Selection8, Use};
 
 fn selection(c: &Command, use_: Use) -> Result<Selection8, Failure> {
-    Selection8::new(c, use_).map_err(Failure::param)
+    let sel = Selection8::new(c, use_).map_err(Failure::param)?;
+    // A mark or status mask of 0 is no selection; some kernels refuse it
+    // (EINVAL), and conntrack 1.4.7 then fails: ask the probe whether this
+    // kernel does, and fail alike.
+    if matches!(use_, Use::List | Use::Delete) {
+        use crate::probe::shape::field::{MARK_ZERO, STATUS_ZERO};
+        let s = crate::probe::Shape::of(crate::probe::Op::Dump, &sel.request_1_4_7());
+        if s.fields & (MARK_ZERO | STATUS_ZERO) != 0 {
+            if let Some(errno) = crate::probe::refusal(&s) {
+                let cmd = if use_ == Use::List {
+                    Cmd::List
+                } else {
+                    Cmd::Delete
+                };
+                return Err(Failure::other(format!(
+                    "Operation failed: {}",
+                    err2str(errno, Some(cmd))
+                )));
+            }
+        }
+    }
+    Ok(sel)
 }
 
 fn failed(e: &crate::Error, cmd: Cmd) -> Failure {

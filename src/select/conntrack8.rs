@@ -155,6 +155,24 @@ impl Selection8 {
             && (!with_status || self.kernel_status.is_none_or(|(v, m)| status & m == v))
     }
 
+    /// The kernel filter conntrack 1.4.7 sends with its dump for this
+    /// selection (family, and for `-L` and `-D` the mark, for `-L` the
+    /// status).
+    pub fn request_1_4_7(&self) -> KernelFilter {
+        KernelFilter {
+            family: self.family,
+            mark: match self.use_ {
+                Use::List | Use::Delete => self.kernel_mark,
+                _ => None,
+            },
+            status: match self.use_ {
+                Use::List => self.kernel_status,
+                _ => None,
+            },
+            ..KernelFilter::default()
+        }
+    }
+
     /// What conntrack 1.4.7 itself selects.
     pub fn selected_by_1_4_7(&self, f: &Flow<'_>) -> bool {
         match self.use_ {
@@ -560,14 +578,6 @@ impl Selection for Selection8 {
             Use::List | Use::Delete => self.kernel_mark,
             _ => None,
         };
-        // A mask of 0 (`-m V/0`, `-u UNSET`) selects everything or nothing,
-        // or the kernel refuses it: safe to send in a dump whatever the
-        // kernel makes of it, and its answer is the one 1.4.7 gets.
-        let zero_mark = mark.filter(|(_, m)| *m == 0);
-        let zero_status = match self.use_ {
-            Use::List => self.kernel_status.filter(|(_, m)| *m == 0),
-            _ => None,
-        };
         KernelPlan {
             filters: vec![KernelFilter {
                 family: if proved.contains(Criteria::FAMILY) {
@@ -575,10 +585,7 @@ impl Selection for Selection8 {
                 } else {
                     0
                 },
-                mark: mark
-                    .filter(|_| proved.contains(Criteria::MARK))
-                    .or(zero_mark),
-                status: zero_status,
+                mark: mark.filter(|_| proved.contains(Criteria::MARK)),
                 ..KernelFilter::default()
             }],
             exact: false,

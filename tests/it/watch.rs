@@ -156,7 +156,7 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
         "conntrack_stat_drop_total{netns=\"self\"}",
         "conntrack_events_total{netns=\"self\",type=\"new\"}",
         "conntrack_top_source_entries{netns=\"self\",src=\"other\"} 47",
-        "conntrack_kernel_filter_proved{op=\"flush\",criterion=\"ipv4-addr\"",
+        "conntrack_kernel_filter_shapes{op=\"flush\",result=\"proved\"}",
         "conntrack_expectations{netns=\"self\"} 0",
         "conntrack_expect_stat_total{netns=\"self\",type=\"create\"}",
     ] {
@@ -349,5 +349,23 @@ fn status_check_judges_rates_and_thresholds() {
     let v: serde_json::Value = serde_json::from_str(second.trim()).unwrap();
     assert_eq!(v["rates"]["drop_per_second"], 0.0);
     assert_eq!(v["verdict"], "OK");
+    // A sample others could have written is not trusted; nor a symlink.
+    std::fs::set_permissions(&state, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let out = ns.ctctl_out(&["status", "--check", "--quick", "--state-file", s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("writable by others"));
     std::fs::remove_file(&state).unwrap();
+    let link = std::env::temp_dir().join(format!("ctctl-check-link-{}", ns.name));
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/etc/hostname", &link).unwrap();
+    let out = ns.ctctl_out(&[
+        "status",
+        "--check",
+        "--quick",
+        "--state-file",
+        link.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    std::fs::remove_file(&link).unwrap();
 }

@@ -88,9 +88,7 @@ pub struct Polled {
 #[derive(Debug)]
 pub struct EventStream {
     sock: Socket,
-    bufs: Vec<u8>,
-    /// Length, truncation and foreign sender of each message of the last batch.
-    lens: Vec<(usize, bool, bool)>,
+    batch: RecvBatch,
     rcvbuf: RcvBuf,
     /// When the last read that returned messages happened.
     last_data: Option<std::time::Instant>,
@@ -103,34 +101,10 @@ impl EventStream {
     /// `prefilter` is attached as a BPF socket filter when it can narrow
     /// anything (family, protocol).
     pub fn subscribe(sock: Socket, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
-        let rcvbuf = sock.set_recv_buffer(opts.buffer_size)?;
-        if opts.reliable {
-            sock.set_reliable(true)?;
-        }
-        let bpf = EventFilter {
-            family: prefilter.family,
-            proto: prefilter.proto,
-        };
-        if !bpf.is_empty() {
-            if let Err(e) = bpf.attach(&sock) {
-                tracing::warn!(
-                    "cannot attach the BPF event filter ({e}); filtering in userspace only"
-                );
-            }
-        }
-        for (on, kind) in [
-            (opts.new, EventKind::New),
-            (opts.update, EventKind::Update),
-            (opts.destroy, EventKind::Destroy),
-        ] {
-            if on {
-                sock.join_group(kind.group())?;
-            }
-        }
+        let rcvbuf = subscribe_socket(&sock, opts, prefilter)?;
         Ok(EventStream {
             sock,
-            bufs: vec![0u8; BATCH * MSG_ROOM],
-            lens: vec![(0, false, false); BATCH],
+            batch: RecvBatch::new(),
             rcvbuf,
             last_data: None,
             storming: false,
@@ -150,28 +124,26 @@ impl EventStream {
     /// Waits up to `timeout` (`None`: forever) for events, then reads what
     /// is queued (up to a batch) and calls `f` for each event. Returns
     /// early with nothing received when a signal interrupts the wait.
-    pub fn poll<F>(&mut self, timeout: Option<Duration>, mut f: F) -> Result<Polled>
+    pub fn poll<F>(&mut self, timeout: Option<Duration>, f: F) -> Result<Polled>
     where
         F: FnMut(Event<'_>),
     {
-        let mut polled = Polled::default();
         if self.storming {
             std::thread::sleep(STORM_WAIT.min(timeout.unwrap_or(STORM_WAIT)));
         }
-        let n = match self.recv_batch() {
+        let n = match self.batch.recv(&self.sock) {
             Ok(0) => {
                 if !self.sock.wait_readable(timeout)? {
-                    return Ok(polled);
+                    return Ok(Polled::default());
                 }
-                match self.recv_batch() {
+                match self.batch.recv(&self.sock) {
                     Ok(n) => n,
-                    Err(e) => return self.overrun_or(e, polled),
+                    Err(e) => return overrun_or(e),
                 }
             }
             Ok(n) => n,
-            Err(e) => return self.overrun_or(e, polled),
+            Err(e) => return overrun_or(e),
         };
-        polled.received = n;
         let now = std::time::Instant::now();
         self.storming = n > 0
             && n < BATCH
@@ -181,6 +153,87 @@ impl EventStream {
         if n > 0 {
             self.last_data = Some(now);
         }
+        Ok(self.batch.events(n, f))
+    }
+}
+
+/// Sets a socket up for events: its receive buffer, reliability, the BPF
+/// prefilter (family and protocol, when they narrow anything) and the
+/// multicast groups. Returns the buffer the kernel granted.
+pub fn subscribe_socket(sock: &Socket, opts: &EventOptions, prefilter: &Filter) -> Result<RcvBuf> {
+    {
+        let rcvbuf = sock.set_recv_buffer(opts.buffer_size)?;
+        if opts.reliable {
+            sock.set_reliable(true)?;
+        }
+        let bpf = EventFilter {
+            family: prefilter.family,
+            proto: prefilter.proto,
+        };
+        if !bpf.is_empty() {
+            if let Err(e) = bpf.attach(sock) {
+                tracing::warn!(
+                    "cannot attach the BPF event filter ({e}); filtering in userspace only"
+                );
+            }
+        }
+        for (on, kind) in [
+            (opts.new, EventKind::New),
+            (opts.update, EventKind::Update),
+            (opts.destroy, EventKind::Destroy),
+        ] {
+            if on {
+                sock.join_group(kind.group())?;
+            }
+        }
+        Ok(rcvbuf)
+    }
+}
+
+/// Receive buffers for a batch of event messages (`recvmmsg`), which one
+/// reader can share among many sockets.
+#[derive(Debug)]
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    /// Length, truncation and foreign sender of each message of the last batch.
+    lens: Vec<(usize, bool, bool)>,
+}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        RecvBatch::new()
+    }
+}
+
+impl RecvBatch {
+    /// Room for [`BATCH`] messages.
+    pub fn new() -> RecvBatch {
+        RecvBatch {
+            bufs: vec![0u8; BATCH * MSG_ROOM],
+            lens: vec![(0, false, false); BATCH],
+        }
+    }
+
+    /// Reads what `sock` has queued, up to a batch, without waiting, and
+    /// calls `f` for each event; `overrun` when the kernel dropped events.
+    pub fn read<F>(&mut self, sock: &Socket, f: F) -> Result<Polled>
+    where
+        F: FnMut(Event<'_>),
+    {
+        match self.recv(sock) {
+            Ok(n) => Ok(self.events(n, f)),
+            Err(e) => overrun_or(e),
+        }
+    }
+
+    fn events<F>(&self, n: usize, mut f: F) -> Polled
+    where
+        F: FnMut(Event<'_>),
+    {
+        let mut polled = Polled {
+            received: n,
+            ..Polled::default()
+        };
         for (i, len) in self.lens[..n].iter().enumerate() {
             let (len, truncated, foreign) = *len;
             if foreign {
@@ -209,12 +262,12 @@ impl EventStream {
                 }
             }
         }
-        Ok(polled)
+        polled
     }
 
     /// Reads up to a batch of queued messages without waiting (`recvmmsg`);
     /// 0 when nothing is queued.
-    fn recv_batch(&mut self) -> io::Result<usize> {
+    fn recv(&mut self, sock: &Socket) -> io::Result<usize> {
         // SAFETY: zeroed iovec/mmsghdr are valid (null pointers, zero lengths).
         let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
         let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
@@ -233,7 +286,7 @@ impl EventStream {
         // SAFETY: hdrs and the buffers they point to live across the call.
         let r = unsafe {
             libc::recvmmsg(
-                self.sock.as_raw_fd(),
+                sock.as_raw_fd(),
                 hdrs.as_mut_ptr(),
                 BATCH as libc::c_uint,
                 libc::MSG_DONTWAIT,
@@ -255,22 +308,24 @@ impl EventStream {
             // could end a `wait`), dropped and counted.
             let foreign = from[i].nl_pid != 0;
             if foreign {
-                self.sock.note_foreign(from[i].nl_pid, "events");
+                sock.note_foreign(from[i].nl_pid, "events");
             }
             self.lens[i] = ((h.msg_len as usize).min(MSG_ROOM), truncated, foreign);
         }
         Ok(n)
     }
+}
 
-    fn overrun_or(&self, e: io::Error, mut polled: Polled) -> Result<Polled> {
-        if e.raw_os_error() == Some(libc::ENOBUFS) {
-            polled.overrun = true;
-            return Ok(polled);
-        }
-        Err(ctctl_netlink::Error::Io {
-            op: "events",
-            error: e,
-        }
-        .into())
+fn overrun_or(e: io::Error) -> Result<Polled> {
+    if e.raw_os_error() == Some(libc::ENOBUFS) {
+        return Ok(Polled {
+            overrun: true,
+            ..Polled::default()
+        });
     }
+    Err(ctctl_netlink::Error::Io {
+        op: "events",
+        error: e,
+    }
+    .into())
 }

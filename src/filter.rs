@@ -665,6 +665,17 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     Ok(total)
 }
 
+/// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms") {
+        return ms
+            .parse::<u64>()
+            .map(std::time::Duration::from_millis)
+            .map_err(|_| "use a duration like 500ms, 5s, 2m".to_string());
+    }
+    parse_duration(s).map(std::time::Duration::from_secs)
+}
+
 impl Filter {
     /// A filter that selects everything.
     pub fn all() -> Filter {

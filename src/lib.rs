@@ -51,6 +51,7 @@ pub mod delete;
 pub mod error;
 pub mod events;
 pub mod expect;
+pub mod exporter;
 pub mod filter;
 pub mod filterset;
 pub mod format;

@@ -144,12 +144,27 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct ExporterArgs {
-    /// Address and port to serve /metrics on
-    #[arg(long, value_name = "ADDR:PORT", default_value = crate::cli::exporter::DEFAULT_LISTEN)]
+    /// Address and port to serve /metrics on. On a host with a public
+    /// address, bind to the address Prometheus reaches (an internal one, or
+    /// 127.0.0.1 behind a proxy) and use --web.config.file for TLS and a
+    /// password: the counters show who talks to whom
+    #[arg(long, value_name = "ADDR:PORT", default_value = crate::exporter::DEFAULT_LISTEN)]
     pub listen: String,
 
-    /// Every network namespace of the host (the ip-netns names and those of
-    /// every process, each once), labelled `netns`
+    /// TLS and basic authentication, in the Prometheus exporter-toolkit's
+    /// web configuration format (tls_server_config, basic_auth_users,
+    /// http_server_config.headers, rate_limit); reread when it changes
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config: Option<std::path::PathBuf>,
+
+    /// Connections served at once; one more is answered 503
+    #[arg(long = "max-connections", default_value_t = 64, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub max_connections: usize,
+
+    /// Every network namespace of the host, followed as they come and go:
+    /// ip-netns names, other nsfs mounts and those of every process, each
+    /// once, labelled `netns`; one is released within 10 s of its last
+    /// process and mount going
     #[arg(long = "all-netns")]
     pub all_netns: bool,
 
@@ -414,16 +429,7 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
-/// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
-pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
-    if let Some(ms) = s.strip_suffix("ms") {
-        return ms
-            .parse::<u64>()
-            .map(std::time::Duration::from_millis)
-            .map_err(|_| "use a duration like 500ms, 5s, 2m".to_string());
-    }
-    parse_duration(s).map(std::time::Duration::from_secs)
-}
+pub use crate::filter::parse_wait;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {

@@ -1,0 +1,409 @@
+//! The exporter's metrics: one snapshot of every followed namespace,
+//! encoded with prometheus-client (OpenMetrics); a scraper that does not
+//! ask for OpenMetrics gets the Prometheus text format 0.0.4, converted
+//! from the same output.
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+
+use crate::filter::{family_name, proto_name};
+use crate::live::{Follower, Snapshot};
+
+/// The followed tables, and how many top values to show.
+#[derive(Debug, Clone)]
+pub struct Tables {
+    /// The namespaces' tables.
+    pub follower: Follower,
+    /// Values shown by name in each ranking.
+    pub top: usize,
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+/// One metric family: name, help, type, and its samples.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    counter: bool,
+    samples: Vec<(Labels, f64)>,
+}
+
+impl Family {
+    fn new(name: &'static str, help: &'static str, counter: bool) -> Family {
+        Family {
+            name,
+            help,
+            counter,
+            samples: Vec::new(),
+        }
+    }
+
+    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let kind = if self.counter {
+            MetricType::Counter
+        } else {
+            MetricType::Gauge
+        };
+        let mut family = encoder.encode_descriptor(self.name, self.help, None, kind)?;
+        if let [(labels, v)] = self.samples.as_slice() {
+            if labels.is_empty() {
+                // A single sample without labels prints without braces.
+                return self.value(*v, family);
+            }
+        }
+        for (labels, v) in &self.samples {
+            let sample = family.encode_family(labels)?;
+            self.value(*v, sample)?;
+        }
+        Ok(())
+    }
+
+    fn value(&self, v: f64, sample: prometheus_client::encoding::MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+        // Counts print as integers (`50`, not `50.0`); rates as floats.
+        let whole = v.fract() == 0.0 && v.abs() < (1u64 << 53) as f64;
+        match (self.counter, whole) {
+            (true, true) => ConstCounter::new(v as u64).encode(sample),
+            (true, false) => ConstCounter::new(v).encode(sample),
+            (false, true) => ConstGauge::new(v as i64).encode(sample),
+            (false, false) => ConstGauge::new(v).encode(sample),
+        }
+    }
+}
+
+fn ns_labels(name: &str) -> Labels {
+    vec![("netns", name.to_string())]
+}
+
+fn with(mut l: Labels, more: &[(&'static str, String)]) -> Labels {
+    l.extend_from_slice(more);
+    l
+}
+
+/// The families of all tables, from one snapshot each.
+fn families(tables: &Tables) -> Vec<Family> {
+    let mut entries = Family::new(
+        "conntrack_entries",
+        "Entries in the table (the kernel's count, GET_STATS)",
+        false,
+    );
+    let mut limit = Family::new(
+        "conntrack_entries_limit",
+        "nf_conntrack_max: the table is full at this many entries (global)",
+        false,
+    );
+    let mut by_state = Family::new(
+        "conntrack_entries_by_state",
+        "Entries by family, protocol and state (state=\"none\" for protocols without states); kept from events, corrected by dumps",
+        false,
+    );
+    let mut events = Family::new(
+        "conntrack_events",
+        "Conntrack events received, by type",
+        true,
+    );
+    let mut overruns = Family::new(
+        "conntrack_event_overruns",
+        "Times the kernel dropped events for the exporter (each followed by a resync dump)",
+        true,
+    );
+    let mut resyncs = Family::new(
+        "conntrack_resyncs",
+        "Dumps of the table that corrected the event-kept counters",
+        true,
+    );
+    let mut top_src = Family::new(
+        "conntrack_top_source_entries",
+        "Entries of the busiest original sources; src=\"other\" sums the rest",
+        false,
+    );
+    let mut new_src = Family::new(
+        "conntrack_top_source_new_per_second",
+        "New entries per second of the busiest sources over the last 10 s; src=\"other\" sums the rest",
+        false,
+    );
+    let mut expectations = Family::new(
+        "conntrack_expectations",
+        "Expectations in the table (connections helpers such as FTP and SIP announced)",
+        false,
+    );
+    let mut expect_events = Family::new(
+        "conntrack_expect_stat",
+        "Expectation counters summed over CPUs: type=\"new\" matched a connection, \"create\", \"delete\"",
+        true,
+    );
+    let mut stats: Vec<Family> = STATS
+        .iter()
+        .map(|(_, metric, help)| Family::new(metric, help, true))
+        .collect();
+    let nss = tables.follower.namespaces();
+    let mut bytes = Family::new(
+        "conntrack_exporter_table_bytes",
+        "Memory the exporter keeps for a namespace's table (entries, tallies, rankings)",
+        false,
+    );
+    for ns in &nss {
+        let name = &ns.label;
+        let (s, heap): (Snapshot, usize) = ns.snapshot_and_bytes(tables.top);
+        bytes.samples.push((ns_labels(name), heap as f64));
+        entries
+            .samples
+            .push((ns_labels(name), s.kernel_count as f64));
+        limit.samples.push((ns_labels(name), s.max as f64));
+        for (k, n) in &s.by_state {
+            by_state.samples.push((
+                with(
+                    ns_labels(name),
+                    &[
+                        ("family", family_name(k.family).to_string()),
+                        ("proto", proto_name(k.proto).to_string()),
+                        ("state", k.state.to_string()),
+                    ],
+                ),
+                *n as f64,
+            ));
+        }
+        for (t, v) in ["new", "update", "destroy"].iter().zip(s.events) {
+            events
+                .samples
+                .push((with(ns_labels(name), &[("type", t.to_string())]), v as f64));
+        }
+        overruns.samples.push((ns_labels(name), s.overruns as f64));
+        resyncs.samples.push((ns_labels(name), s.resyncs as f64));
+        for (ip, n) in &s.top_src.top {
+            top_src
+                .samples
+                .push((with(ns_labels(name), &[("src", ip.to_string())]), *n as f64));
+        }
+        top_src.samples.push((
+            with(ns_labels(name), &[("src", "other".into())]),
+            s.top_src.other as f64,
+        ));
+        for (ip, r) in &s.new_src.top {
+            new_src
+                .samples
+                .push((with(ns_labels(name), &[("src", ip.to_string())]), *r));
+        }
+        new_src.samples.push((
+            with(ns_labels(name), &[("src", "other".into())]),
+            s.new_src.other,
+        ));
+        expectations
+            .samples
+            .push((ns_labels(name), s.expectations as f64));
+        let e = s.expect_stats;
+        for (t, v) in ["new", "create", "delete"]
+            .iter()
+            .zip([e.new, e.create, e.delete])
+        {
+            expect_events
+                .samples
+                .push((with(ns_labels(name), &[("type", t.to_string())]), v as f64));
+        }
+        for (f, (_, v)) in stats.iter_mut().zip(s.stats.fields()) {
+            f.samples.push((ns_labels(name), f64::from(v)));
+        }
+    }
+    let mut out = vec![
+        entries,
+        limit,
+        by_state,
+        events,
+        overruns,
+        resyncs,
+        top_src,
+        new_src,
+        expectations,
+        expect_events,
+    ];
+    out.extend(stats);
+    out.push(bytes);
+    let scan = tables.follower.last_scan();
+    let mut followed = Family::new(
+        "conntrack_exporter_namespaces",
+        "Network namespaces followed now",
+        false,
+    );
+    followed.samples.push((Vec::new(), nss.len() as f64));
+    let mut scan_secs = Family::new(
+        "conntrack_exporter_scan_seconds",
+        "How long the last look for namespaces took (--all-netns: /run/netns, nsfs mounts, /proc/*/ns/net)",
+        false,
+    );
+    scan_secs
+        .samples
+        .push((Vec::new(), scan.took.as_secs_f64()));
+    out.push(followed);
+    out.push(scan_secs);
+    out.push(probe_family());
+    out
+}
+
+/// The per-CPU statistics (`CpuStats::fields` order), their metric names
+/// and help: read over netlink (GET_STATS_CPU), so they work without
+/// CONFIG_NF_CONNTRACK_PROCFS, summed over CPUs.
+const STATS: [(&str, &str, &str); 10] = [
+    (
+        "found",
+        "conntrack_stat_found",
+        "Lookups that found an entry",
+    ),
+    (
+        "invalid",
+        "conntrack_stat_invalid",
+        "Packets that could not be tracked",
+    ),
+    ("insert", "conntrack_stat_insert", "Entries inserted"),
+    (
+        "insert_failed",
+        "conntrack_stat_insert_failed",
+        "Entries that could not be inserted (clashes, or a full table)",
+    ),
+    (
+        "drop",
+        "conntrack_stat_drop",
+        "Packets dropped because the table was full",
+    ),
+    (
+        "early_drop",
+        "conntrack_stat_early_drop",
+        "Entries dropped early to make room in a full table",
+    ),
+    (
+        "error",
+        "conntrack_stat_error",
+        "ICMP errors that matched no entry, and other errors",
+    ),
+    (
+        "search_restart",
+        "conntrack_stat_search_restart",
+        "Lookups restarted because of a concurrent resize",
+    ),
+    (
+        "clash_resolve",
+        "conntrack_stat_clash_resolve",
+        "Insert clashes resolved",
+    ),
+    (
+        "chaintoolong",
+        "conntrack_stat_chaintoolong",
+        "Hash chains found too long",
+    ),
+];
+
+/// What the kernel probe knows this boot: request shapes proved and not
+/// (read from the verdicts kept; the exporter never probes).
+fn probe_family() -> Family {
+    let (known, _) = crate::probe::known();
+    let mut f = Family::new(
+        "conntrack_kernel_filter_shapes",
+        "Request shapes the kernel probe has judged this boot (ctctl probe): proved, or not (matched in userspace)",
+        false,
+    );
+    for op in ["dump", "flush"] {
+        for (result, want) in [("proved", true), ("not_proved", false)] {
+            let n = known
+                .iter()
+                .filter(|(s, o)| s.starts_with(op) && (*o == crate::probe::Outcome::Proved) == want)
+                .count();
+            f.samples.push((
+                vec![("op", op.to_string()), ("result", result.to_string())],
+                n as f64,
+            ));
+        }
+    }
+    f
+}
+
+impl Collector for Tables {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        for f in families(self) {
+            f.encode(&mut encoder)?;
+        }
+        Ok(())
+    }
+}
+
+/// The metrics, as OpenMetrics or as the text format 0.0.4, and their
+/// content type.
+pub fn render(
+    tables: &Tables,
+    openmetrics: bool,
+) -> Result<(String, &'static str), std::fmt::Error> {
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register_collector(Box::new(tables.clone()));
+    let mut body = String::new();
+    prometheus_client::encoding::text::encode(&mut body, &registry)?;
+    Ok(if openmetrics {
+        (
+            body,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+    } else {
+        (
+            to_text_format(&body),
+            "text/plain; version=0.0.4; charset=utf-8",
+        )
+    })
+}
+
+/// OpenMetrics text as prometheus-client writes it, turned into the
+/// Prometheus text format 0.0.4: counters are named with their `_total`
+/// suffix in `# HELP`/`# TYPE`, `# UNIT` and `# EOF` go.
+pub fn to_text_format(openmetrics: &str) -> String {
+    let mut counters: Vec<String> = Vec::new();
+    for l in openmetrics.lines() {
+        if let Some(rest) = l.strip_prefix("# TYPE ") {
+            if let Some(name) = rest.strip_suffix(" counter") {
+                counters.push(name.to_string());
+            }
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for l in openmetrics.lines() {
+        if l == "# EOF" || l.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = l
+            .strip_prefix("# HELP ")
+            .map(|r| ("# HELP ", r))
+            .or_else(|| l.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
+        if let Some((tag, rest)) = meta {
+            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+            if counters.iter().any(|c| c == name) {
+                out.push_str(&format!("{tag}{name}_total {tail}\n"));
+                continue;
+            }
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::to_text_format;
+
+    #[test]
+    fn openmetrics_to_text_format() {
+        let om = "# HELP conntrack_events Conntrack events.\n\
+                  # TYPE conntrack_events counter\n\
+                  conntrack_events_total{type=\"new\"} 3\n\
+                  # HELP conntrack_entries Entries.\n\
+                  # TYPE conntrack_entries gauge\n\
+                  conntrack_entries 7\n\
+                  # EOF\n";
+        assert_eq!(
+            to_text_format(om),
+            "# HELP conntrack_events_total Conntrack events.\n\
+             # TYPE conntrack_events_total counter\n\
+             conntrack_events_total{type=\"new\"} 3\n\
+             # HELP conntrack_entries Entries.\n\
+             # TYPE conntrack_entries gauge\n\
+             conntrack_entries 7\n"
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! The exporter: the conntrack tables of one or many network namespaces
+//! for Prometheus, kept in memory from events ([`crate::live`]) so that a
+//! scrape never dumps a table, served by a small bounded HTTP server
+//! ([`http`]) with the exporter-toolkit's TLS and basic authentication
+//! ([`web`]).
+
+pub mod http;
+pub mod metrics;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::live::{FollowOptions, Follower, Rankings, Targets};
+
+/// The exporter's default port: 9371, which Prometheus' default port
+/// allocations give to conntrack-stats-exporter, the conntrack exporter
+/// this one replaces (a host runs one of them).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9371";
+
+/// How the exporter runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `ADDR:PORT` to listen on.
+    pub listen: String,
+    /// The namespaces to follow.
+    pub targets: Targets,
+    /// Values shown by name in each ranking.
+    pub top: usize,
+    /// The longest between two resync dumps of a namespace.
+    pub resync_interval: Duration,
+    /// `--web.config.file`.
+    pub web_config: Option<PathBuf>,
+    /// The HTTP server's bounds.
+    pub limits: http::Limits,
+}
+
+/// The exporter, started: following its tables, listening.
+pub struct Exporter {
+    server: http::Server,
+    follower: Follower,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("server", &self.server)
+            .field("follower", &self.follower)
+            .finish()
+    }
+}
+
+impl Exporter {
+    /// Reads the web configuration, starts following the tables (each
+    /// fixed namespace dumped before this returns) and binds.
+    pub fn start(opts: &Options) -> anyhow::Result<Exporter> {
+        let web = web::Web::new(opts.web_config.clone())?;
+        // The exporter never probes the kernel: it sends no criterion.
+        crate::probe::set_policy(crate::probe::Policy::CachedOnly);
+        let follower = Follower::start(
+            opts.targets.clone(),
+            FollowOptions {
+                rankings: Rankings::SOURCES,
+                top: opts.top,
+                resync_interval: opts.resync_interval,
+                ..FollowOptions::default()
+            },
+        )?;
+        follower.rank_now();
+        let tables = Arc::new(metrics::Tables {
+            follower: follower.clone(),
+            top: opts.top,
+        });
+        let handler: http::Handler = Arc::new(move |req: &http::Request| route(&tables, req));
+        let server = http::Server::bind(&opts.listen, Arc::new(web), handler, opts.limits.clone())
+            .with_context(|| format!("cannot listen on {}", opts.listen))?;
+        Ok(Exporter { server, follower })
+    }
+
+    /// The address listened on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// Namespaces followed now.
+    pub fn namespaces(&self) -> usize {
+        self.follower.namespaces().len()
+    }
+
+    /// Serves until `stop()` says so.
+    pub fn run(self, stop: &dyn Fn() -> bool) -> anyhow::Result<()> {
+        let Exporter { server, follower } = self;
+        let r = server.run(stop);
+        follower.stop();
+        r.context("serving HTTP")
+    }
+}
+
+fn route(tables: &metrics::Tables, req: &http::Request) -> http::Response {
+    match req.path.as_str() {
+        "/metrics" => {
+            let openmetrics = req
+                .header("accept")
+                .is_some_and(|a| a.contains("application/openmetrics-text"));
+            match metrics::render(tables, openmetrics) {
+                Ok((body, content_type)) => http::Response {
+                    status: 200,
+                    content_type,
+                    headers: Vec::new(),
+                    body: body.into_bytes(),
+                },
+                Err(e) => http::Response::text(500, format!("encoding failed: {e}\n")),
+            }
+        }
+        "/" => http::Response::text(
+            200,
+            "ctctl exporter: the conntrack table for Prometheus at /metrics\n",
+        ),
+        "/-/healthy" | "/-/ready" => http::Response::text(200, "OK\n"),
+        _ => http::Response::text(404, "Not Found\n"),
+    }
+}

@@ -1,0 +1,607 @@
+//! Following the tables of many network namespaces with a bounded number
+//! of threads and descriptors: one event loop (`epoll`) reads every
+//! namespace's event socket, one worker dumps (at start and to resync),
+//! reads the kernel's figures, ranks, and — with `--all-netns` — finds
+//! namespaces as they come and releases them as they go.
+//!
+//! Per namespace: two sockets (the event socket and a request socket),
+//! both opened inside it once and never again; no descriptor of the
+//! namespace itself is kept. A namespace no process is in and no bind
+//! mount names ([`super::discover`]) is released within a scan period:
+//! its sockets are closed, so the kernel can free it and its entries.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+
+use ctctl_netlink::Socket;
+
+use super::discover::{self, NsKey};
+use super::table::{LiveTable, RankPass, Rankings, Snapshot, SHARDS};
+use crate::conntrack::Conntrack;
+use crate::events::{EventOptions, RecvBatch};
+
+/// Which namespaces to follow.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// These: a label and a name or path each (`None`: this process's).
+    Fixed(Vec<(String, Option<String>)>),
+    /// Every namespace of the host, as they come and go.
+    All,
+}
+
+/// How tables are kept.
+#[derive(Debug, Clone)]
+pub struct FollowOptions {
+    /// What to rank.
+    pub rankings: Rankings,
+    /// How many values the rankings keep.
+    pub top: usize,
+    /// The longest between two resync dumps of a namespace.
+    pub resync_interval: Duration,
+    /// The shortest between two resync dumps of a namespace.
+    pub min_resync: Duration,
+    /// The event sockets' receive buffer (of one namespace).
+    pub buffer_size: usize,
+    /// How often namespaces are looked for (`All`).
+    pub scan_every: Duration,
+    /// How often the kernel's figures are read, for a namespace with
+    /// events since the last read, and without.
+    pub refresh_busy: Duration,
+    /// See `refresh_busy`.
+    pub refresh_quiet: Duration,
+}
+
+impl Default for FollowOptions {
+    fn default() -> Self {
+        FollowOptions {
+            rankings: Rankings::SOURCES,
+            top: 10,
+            resync_interval: Duration::from_secs(300),
+            min_resync: Duration::from_secs(2),
+            buffer_size: 32 << 20,
+            scan_every: Duration::from_secs(5),
+            refresh_busy: Duration::from_secs(2),
+            refresh_quiet: Duration::from_secs(10),
+        }
+    }
+}
+
+/// When to resync, from the drift between the kernel's count and the
+/// tracked entries: the kernel also counts entries not yet confirmed and
+/// entries dying, and events in flight lag, so only a drift that stays
+/// above a tolerance over a window of reads calls for a dump.
+#[derive(Debug, Default)]
+struct Drift {
+    window: VecDeque<u64>,
+}
+
+/// Reads of the kernel's count a drift must persist over.
+const DRIFT_WINDOW: usize = 5;
+
+impl Drift {
+    fn tolerance(count: u64) -> u64 {
+        (count / 1000).max(64)
+    }
+
+    /// Notes a read; whether the drift persisted over the window.
+    fn note(&mut self, kernel: u64, tracked: u64) -> bool {
+        self.window.push_back(kernel.abs_diff(tracked));
+        if self.window.len() > DRIFT_WINDOW {
+            self.window.pop_front();
+        }
+        let tol = Drift::tolerance(kernel);
+        self.window.len() == DRIFT_WINDOW && self.window.iter().all(|d| *d > tol)
+    }
+
+    fn reset(&mut self) {
+        self.window.clear();
+    }
+}
+
+#[derive(Debug)]
+struct Sched {
+    dumped: Option<Instant>,
+    need_resync: bool,
+    refreshed: Option<Instant>,
+    events_at_refresh: u64,
+    drift: Drift,
+    ranked: Option<Instant>,
+}
+
+/// One followed namespace.
+#[derive(Debug)]
+pub struct Ns {
+    /// Its nsfs device and inode.
+    pub key: NsKey,
+    /// Its label.
+    pub label: String,
+    /// A process in it, when one is known (labels, pods).
+    pub pid: Option<u32>,
+    /// The counters.
+    pub table: Mutex<LiveTable>,
+    events: Mutex<(Socket, bool)>,
+    ctl: Mutex<Conntrack>,
+    sched: Mutex<Sched>,
+    token: u64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Ns {
+    /// The figures now, with the `n` largest of each ranking.
+    pub fn snapshot(&self, n: usize) -> Snapshot {
+        lock(&self.table).snapshot(n)
+    }
+
+    /// The figures now, and the bytes the table keeps.
+    pub fn snapshot_and_bytes(&self, n: usize) -> (Snapshot, usize) {
+        let mut t = lock(&self.table);
+        (t.snapshot(n), t.heap_bytes())
+    }
+}
+
+struct Inner {
+    opts: FollowOptions,
+    targets: Targets,
+    nss: RwLock<Vec<Arc<Ns>>>,
+    tokens: Mutex<HashMap<u64, Arc<Ns>>>,
+    epoll: Epoll,
+    next_token: AtomicU64,
+    stop: AtomicBool,
+    own: Option<NsKey>,
+    last_scan: Mutex<discover::ScanStats>,
+}
+
+/// The tables of a set of namespaces, kept by two threads. The threads
+/// stop, and every socket closes, when the last clone is dropped.
+#[derive(Clone)]
+pub struct Follower {
+    inner: Arc<Inner>,
+    _stop: Arc<StopOnDrop>,
+}
+
+struct StopOnDrop(Arc<Inner>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl std::fmt::Debug for Follower {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follower")
+            .field("namespaces", &self.namespaces().len())
+            .finish()
+    }
+}
+
+impl Follower {
+    /// Starts following `targets`. Fixed targets are opened and dumped
+    /// before this returns (an error names the one that failed); with
+    /// `All`, the first scan's namespaces likewise, each one that cannot
+    /// be reached skipped.
+    pub fn start(targets: Targets, opts: FollowOptions) -> crate::Result<Follower> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+            .map_err(|e| crate::Error::Probe(format!("epoll: {e}")))?;
+        let inner = Arc::new(Inner {
+            opts,
+            targets: targets.clone(),
+            nss: RwLock::new(Vec::new()),
+            tokens: Mutex::new(HashMap::new()),
+            epoll,
+            next_token: AtomicU64::new(1),
+            stop: AtomicBool::new(false),
+            own: discover::own(),
+            last_scan: Mutex::new(discover::ScanStats::default()),
+        });
+        match &targets {
+            Targets::Fixed(list) => {
+                for (label, path) in list {
+                    let p = path.as_deref().map_or_else(
+                        || std::path::PathBuf::from("/proc/self/ns/net"),
+                        crate::netns::resolve,
+                    );
+                    let k = std::fs::metadata(&p)
+                        .map(|m| {
+                            use std::os::unix::fs::MetadataExt;
+                            (m.dev(), m.ino())
+                        })
+                        .map_err(|_| {
+                            crate::Error::Netns(crate::netns::NetnsError::NotFound {
+                                name: label.clone(),
+                                path: p.clone(),
+                            })
+                        })?;
+                    let ns = open(&inner, k, label.clone(), path.clone(), None)?;
+                    resync(&inner, &ns)?;
+                }
+            }
+            Targets::All => scan(&inner),
+        }
+        let loop_inner = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("ctctl-events".into())
+            .spawn(move || event_loop(&loop_inner))
+            .map_err(|e| crate::Error::Probe(format!("cannot start a thread: {e}")))?;
+        let work_inner = Arc::clone(&inner);
+        std::thread::Builder::new()
+            .name("ctctl-worker".into())
+            .spawn(move || worker(&work_inner))
+            .map_err(|e| crate::Error::Probe(format!("cannot start a thread: {e}")))?;
+        Ok(Follower {
+            _stop: Arc::new(StopOnDrop(Arc::clone(&inner))),
+            inner,
+        })
+    }
+
+    /// Ranks every namespace's table now (the worker does it at most once
+    /// a second when the table changed).
+    pub fn rank_now(&self) {
+        for ns in self.namespaces() {
+            lock(&ns.table).dirty = false;
+            rank(&ns, self.inner.opts.top);
+            lock(&ns.sched).ranked = Some(Instant::now());
+        }
+    }
+
+    /// The namespaces followed now.
+    pub fn namespaces(&self) -> Vec<Arc<Ns>> {
+        self.inner
+            .nss
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The last namespace scan's figures (`All`).
+    pub fn last_scan(&self) -> discover::ScanStats {
+        lock(&self.inner.last_scan).clone()
+    }
+
+    /// Stops the threads; the sockets close as the namespaces drop.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Opens a namespace's two sockets (inside it, on a short-lived thread)
+/// and registers it, paused until its first dump.
+fn open(
+    inner: &Arc<Inner>,
+    key: NsKey,
+    label: String,
+    path: Option<String>,
+    pid: Option<u32>,
+) -> crate::Result<Arc<Ns>> {
+    let ev_opts = EventOptions {
+        new: true,
+        update: true,
+        destroy: true,
+        buffer_size: inner.opts.buffer_size,
+        reliable: false,
+    };
+    let make = move || -> crate::Result<(Socket, Conntrack)> {
+        let ev = Socket::open()?;
+        crate::events::subscribe_socket(&ev, &ev_opts, &crate::Filter::all())?;
+        Ok((ev, Conntrack::open()?))
+    };
+    let (ev, ctl) = match &path {
+        Some(p) => crate::netns::run_in(p, make)??,
+        None => make()?,
+    };
+    let token = inner.next_token.fetch_add(1, Ordering::Relaxed);
+    let ns = Arc::new(Ns {
+        key,
+        label,
+        pid,
+        table: Mutex::new(LiveTable::new(inner.opts.rankings, 0)),
+        events: Mutex::new((ev, true)),
+        ctl: Mutex::new(ctl),
+        sched: Mutex::new(Sched {
+            dumped: None,
+            need_resync: true,
+            refreshed: None,
+            events_at_refresh: 0,
+            drift: Drift::default(),
+            ranked: None,
+        }),
+        token,
+    });
+    lock(&inner.tokens).insert(token, Arc::clone(&ns));
+    inner
+        .nss
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(Arc::clone(&ns));
+    Ok(ns)
+}
+
+/// Stops following a namespace: out of the loop and the list, its
+/// sockets closed once the last reference (a scrape's) is gone.
+fn release(inner: &Inner, ns: &Arc<Ns>) {
+    {
+        let ev = lock(&ns.events);
+        let _ = inner.epoll.delete(ev.0.as_fd());
+    }
+    lock(&inner.tokens).remove(&ns.token);
+    inner
+        .nss
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .retain(|n| !Arc::ptr_eq(n, ns));
+    tracing::debug!("released namespace {}", ns.label);
+}
+
+/// Dumps the namespace's table into a fresh one and swaps it in, with its
+/// event socket out of the loop meanwhile (its events wait in the
+/// socket's buffer and apply to the fresh table after).
+fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
+    {
+        let mut ev = lock(&ns.events);
+        if !ev.1 {
+            let _ = inner.epoll.delete(ev.0.as_fd());
+            ev.1 = true;
+        }
+    }
+    let result = (|| -> crate::Result<()> {
+        let mut ctl = lock(&ns.ctl);
+        let hint = ctl.stats().map(|s| s.entries as usize).unwrap_or(0);
+        let mut fresh = LiveTable::new(inner.opts.rankings, hint + hint / 8);
+        ctl.for_each(&crate::Filter::all(), |f| {
+            fresh.insert(f);
+            std::ops::ControlFlow::Continue(())
+        })?;
+        let mut t = lock(&ns.table);
+        fresh.carry_over(&t);
+        if lock(&ns.sched).dumped.is_none() {
+            fresh.resyncs = 0;
+        }
+        fresh.dirty = true;
+        *t = fresh;
+        Ok(())
+    })();
+    {
+        let mut s = lock(&ns.sched);
+        s.dumped = Some(Instant::now());
+        s.need_resync = false;
+        s.drift.reset();
+    }
+    let mut ev = lock(&ns.events);
+    let flags = EpollFlags::EPOLLIN;
+    let _ = inner
+        .epoll
+        .add(ev.0.as_fd(), EpollEvent::new(flags, ns.token));
+    ev.1 = false;
+    result
+}
+
+fn event_loop(inner: &Inner) {
+    let mut batch = RecvBatch::new();
+    let mut ready = vec![EpollEvent::empty(); 64];
+    while !inner.stop.load(Ordering::Relaxed) {
+        let n = match inner.epoll.wait(&mut ready, EpollTimeout::from(250u16)) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                tracing::error!("event loop: {e}");
+                return;
+            }
+        };
+        for ev in &ready[..n] {
+            let Some(ns) = lock(&inner.tokens).get(&ev.data()).cloned() else {
+                continue;
+            };
+            let io = lock(&ns.events);
+            if io.1 {
+                continue;
+            }
+            // Up to 16 batches of 64 messages per turn: a storm in one
+            // namespace does not starve the others.
+            for _ in 0..16 {
+                let mut t = lock(&ns.table);
+                let polled = match batch.read(&io.0, |e| t.apply(e.kind, &e.flow)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::debug!("events of {}: {e}", ns.label);
+                        break;
+                    }
+                };
+                if polled.overrun {
+                    t.overruns += 1;
+                    drop(t);
+                    lock(&ns.sched).need_resync = true;
+                    continue;
+                }
+                if polled.received < crate::events::BATCH {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Reads the kernel's figures of a namespace (no dump of the table).
+fn refresh(ns: &Ns) -> crate::Result<()> {
+    let mut ctl = lock(&ns.ctl);
+    let g = ctl.stats()?;
+    let mut sum = ctctl_netlink::stats::CpuStats::default();
+    for c in ctl.stats_cpu()? {
+        sum.add(&c);
+    }
+    let expectations = ctl.expect_count(&crate::ExpectFilter::default())?;
+    let expect_stats = ctl.expect_totals()?;
+    drop(ctl);
+    let mut t = lock(&ns.table);
+    t.kernel_count = u64::from(g.entries);
+    t.max = g.max_entries.map_or(0, u64::from);
+    t.stats = sum;
+    t.expectations = expectations;
+    t.expect_stats = expect_stats;
+    t.updated = Some(Instant::now());
+    Ok(())
+}
+
+/// Ranks a namespace's table one shard at a time (the table is locked
+/// per shard only).
+fn rank(ns: &Ns, n: usize) {
+    let mut pass = RankPass::new(n);
+    for i in 0..SHARDS {
+        let t = lock(&ns.table);
+        pass.shard(&t, i);
+    }
+    let ranked = Arc::new(pass.finish());
+    let mut t = lock(&ns.table);
+    t.ranked = ranked;
+}
+
+fn scan(inner: &Arc<Inner>) {
+    let (found, stats) = discover::scan();
+    *lock(&inner.last_scan) = stats;
+    let followed: BTreeMap<NsKey, Arc<Ns>> = inner
+        .nss
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|n| (n.key, Arc::clone(n)))
+        .collect();
+    for (k, ns) in &followed {
+        if !found.contains_key(k) && Some(*k) != inner.own {
+            release(inner, ns);
+        }
+    }
+    for (k, f) in found {
+        if followed.contains_key(&k) {
+            continue;
+        }
+        let path = if Some(k) == inner.own {
+            None
+        } else {
+            Some(f.path.clone())
+        };
+        match open(inner, k, f.label.clone(), path, f.pid) {
+            Ok(ns) => {
+                if let Err(e) = resync(inner, &ns) {
+                    tracing::debug!("namespace {}: first dump: {e}", f.label);
+                }
+            }
+            Err(e) => tracing::debug!("namespace {} ({}): {e}", f.label, f.path),
+        }
+    }
+}
+
+/// For fixed targets: a namespace that vanished (an `ip netns del` of a
+/// followed name, its last process gone) is released too.
+fn check_fixed(inner: &Inner) {
+    let (found, _) = discover::scan();
+    let nss = inner.nss.read().unwrap_or_else(|p| p.into_inner()).clone();
+    for ns in nss {
+        if Some(ns.key) != inner.own && !found.contains_key(&ns.key) {
+            release(inner, &ns);
+        }
+    }
+}
+
+fn worker(inner: &Arc<Inner>) {
+    let mut last_scan = Instant::now();
+    while !inner.stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+        if last_scan.elapsed() >= inner.opts.scan_every {
+            last_scan = Instant::now();
+            match inner.targets {
+                Targets::All => scan(inner),
+                Targets::Fixed(_) => check_fixed(inner),
+            }
+        }
+        let nss = inner.nss.read().unwrap_or_else(|p| p.into_inner()).clone();
+        for ns in nss {
+            let (events, dirty) = {
+                let t = lock(&ns.table);
+                (t.events.iter().sum::<u64>(), t.dirty)
+            };
+            let (refresh_due, resync_due, rank_due) = {
+                let s = lock(&ns.sched);
+                let busy = events != s.events_at_refresh;
+                let every = if busy {
+                    inner.opts.refresh_busy
+                } else {
+                    inner.opts.refresh_quiet
+                };
+                let since_dump = s.dumped.map_or(Duration::MAX, |d| d.elapsed());
+                (
+                    s.refreshed.is_none_or(|r| r.elapsed() >= every),
+                    (s.need_resync && since_dump >= inner.opts.min_resync)
+                        || since_dump >= inner.opts.resync_interval,
+                    dirty
+                        && s.ranked
+                            .is_none_or(|r| r.elapsed() >= Duration::from_secs(1)),
+                )
+            };
+            if refresh_due {
+                if let Err(e) = refresh(&ns) {
+                    tracing::debug!("namespace {}: {e}", ns.label);
+                }
+                let (kernel, tracked) = {
+                    let t = lock(&ns.table);
+                    (t.kernel_count, t.tracked())
+                };
+                let mut s = lock(&ns.sched);
+                s.refreshed = Some(Instant::now());
+                s.events_at_refresh = events;
+                if s.drift.note(kernel, tracked) {
+                    tracing::debug!(
+                        kernel,
+                        tracked,
+                        "namespace {}: drift persists, resync",
+                        ns.label
+                    );
+                    s.need_resync = true;
+                }
+            }
+            if resync_due {
+                if let Err(e) = resync(inner, &ns) {
+                    tracing::debug!("namespace {}: resync: {e}", ns.label);
+                }
+            }
+            if rank_due {
+                {
+                    let mut t = lock(&ns.table);
+                    t.dirty = false;
+                }
+                rank(&ns, inner.opts.top);
+                lock(&ns.sched).ranked = Some(Instant::now());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drift_needs_to_persist_over_the_window() {
+        let mut d = Drift::default();
+        for _ in 0..DRIFT_WINDOW - 1 {
+            assert!(!d.note(1_000_000, 998_000));
+        }
+        assert!(d.note(1_000_000, 998_000), "2,000 off for 5 reads: resync");
+        let mut d = Drift::default();
+        for i in 0..20 {
+            // In-flight churn: within tolerance, or back to nothing.
+            let off = if i % 3 == 0 { 5_000 } else { 10 };
+            assert!(!d.note(1_000_000, 1_000_000 - off));
+        }
+        let mut d = Drift::default();
+        for _ in 0..20 {
+            assert!(!d.note(100, 60), "under 64 entries is in flight");
+        }
+    }
+}

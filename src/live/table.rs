@@ -1,0 +1,777 @@
+//! One namespace's live table: every entry's identity and state bucket,
+//! per-state counts, and the rankings, kept from events.
+//!
+//! Identity: an entry is known by a 64-bit hash of its id, original tuple
+//! and original-direction zone. The kernel's 32-bit `CTA_ID` alone is a
+//! hash that collides between live entries (about 115 pairs at a million),
+//! which lost entries from the gauges; with the tuple and zone in it, a
+//! collision takes two entries whose 64-bit hashes meet: about one in
+//! 2^25 tables of a million entries.
+//!
+//! Rankings by entries (sources, destinations, destination ports) are exact
+//! counts per value, in shards that a ranking pass reads one at a time, so
+//! neither the pass nor a scrape holds event handling up for more than a
+//! shard's worth (well under a millisecond at a million values). Rankings
+//! by new connections per second use Space-Saving summaries (a bounded
+//! number of counters per window): a value's rate is overstated by at most
+//! the window's new entries divided by the number of counters (256), and
+//! every value above that bound is in the summary.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ctctl_netlink::conntrack::{EventKind, Flow};
+use ctctl_netlink::stats::CpuStats;
+
+use super::compact::{Key, Map};
+
+/// How an entry is counted: family, protocol and protocol state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StateKey {
+    /// `AF_INET` or `AF_INET6`.
+    pub family: u8,
+    /// Layer-4 protocol number.
+    pub proto: u8,
+    /// The state's name (`ESTABLISHED`), or `none` for protocols without
+    /// states (UDP, ICMP, GRE, ...).
+    pub state: &'static str,
+}
+
+impl StateKey {
+    /// The key of `f`.
+    pub fn of(f: &Flow<'_>) -> StateKey {
+        StateKey {
+            family: f.family,
+            proto: f.orig.proto.unwrap_or(0),
+            state: f.state_name().unwrap_or(NO_STATE),
+        }
+    }
+}
+
+/// The `state` of entries whose protocol has no states.
+pub const NO_STATE: &str = "none";
+
+/// Seconds over which new connections per second are averaged.
+pub const RATE_WINDOW: u64 = 10;
+
+/// Counters per window of the new-connection rankings.
+pub const RATE_COUNTERS: usize = 256;
+
+/// Shards of the per-value counts.
+pub const SHARDS: usize = 64;
+
+/// What a table ranks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rankings {
+    /// Original sources.
+    pub src: bool,
+    /// Original destinations.
+    pub dst: bool,
+    /// (protocol, destination port).
+    pub dport: bool,
+}
+
+impl Rankings {
+    /// Sources only (the exporter).
+    pub const SOURCES: Rankings = Rankings {
+        src: true,
+        dst: false,
+        dport: false,
+    };
+    /// Everything (`top`).
+    pub const ALL: Rankings = Rankings {
+        src: true,
+        dst: true,
+        dport: true,
+    };
+}
+
+/// The identity of an entry (see the module docs).
+pub fn identity(f: &Flow<'_>) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    f.family.hash(&mut h);
+    f.orig.src.hash(&mut h);
+    f.orig.dst.hash(&mut h);
+    f.orig.proto.hash(&mut h);
+    f.orig.src_port.hash(&mut h);
+    f.orig.dst_port.hash(&mut h);
+    f.orig.icmp_type.hash(&mut h);
+    f.orig.icmp_code.hash(&mut h);
+    f.orig.icmp_id.hash(&mut h);
+    crate::filter::orig_zone(f).hash(&mut h);
+    f.id.hash(&mut h);
+    let k = h.finish();
+    if k == u64::EMPTY {
+        k - 1
+    } else {
+        k
+    }
+}
+
+/// Exact counts per value, in [`SHARDS`] shards.
+#[derive(Debug, Clone)]
+struct Tally<K> {
+    shards: Vec<Map<K, u32>>,
+}
+
+impl<K: Key> Tally<K> {
+    fn new() -> Self {
+        Tally {
+            shards: (0..SHARDS).map(|_| Map::new()).collect(),
+        }
+    }
+
+    #[inline]
+    fn shard(k: K) -> usize {
+        (k.hash() >> 58) as usize % SHARDS
+    }
+
+    #[inline]
+    fn add(&mut self, k: K) {
+        *self.shards[Self::shard(k)].entry(k) += 1;
+    }
+
+    #[inline]
+    fn sub(&mut self, k: K) {
+        let m = &mut self.shards[Self::shard(k)];
+        match m.get(k) {
+            Some(1) => {
+                m.remove(k);
+            }
+            Some(n) => {
+                m.insert(k, n - 1);
+            }
+            None => {}
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.shards.iter().map(Map::heap_bytes).sum()
+    }
+}
+
+/// Counts per address, IPv4 and IPv6 apart (4 and 16 bytes a key).
+#[derive(Debug, Clone)]
+struct Addrs {
+    v4: Tally<u32>,
+    v6: Tally<u128>,
+}
+
+impl Addrs {
+    fn new() -> Self {
+        Addrs {
+            v4: Tally::new(),
+            v6: Tally::new(),
+        }
+    }
+
+    fn add(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(a) => self.v4.add(u32::from(a)),
+            IpAddr::V6(a) => self.v6.add(u128::from(a)),
+        }
+    }
+
+    fn sub(&mut self, ip: IpAddr) {
+        match ip {
+            IpAddr::V4(a) => self.v4.sub(u32::from(a)),
+            IpAddr::V6(a) => self.v6.sub(u128::from(a)),
+        }
+    }
+}
+
+/// A Space-Saving summary: at most `cap` counters; a value not counted
+/// takes the smallest counter over (and inherits its count as error).
+#[derive(Debug, Clone)]
+struct SpaceSaving<K> {
+    items: Vec<(K, u32)>,
+    pos: HashMap<K, usize>,
+    total: u64,
+}
+
+impl<K: Copy + Eq + Hash> SpaceSaving<K> {
+    fn new() -> Self {
+        SpaceSaving {
+            items: Vec::new(),
+            pos: HashMap::new(),
+            total: 0,
+        }
+    }
+
+    fn add(&mut self, k: K) {
+        self.total += 1;
+        if let Some(&i) = self.pos.get(&k) {
+            self.items[i].1 += 1;
+            return;
+        }
+        if self.items.len() < RATE_COUNTERS {
+            self.pos.insert(k, self.items.len());
+            self.items.push((k, 1));
+            return;
+        }
+        let (i, _) = self
+            .items
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, (_, n))| *n)
+            .expect("full summary");
+        let (old, n) = self.items[i];
+        self.pos.remove(&old);
+        self.pos.insert(k, i);
+        self.items[i] = (k, n + 1);
+    }
+}
+
+/// New entries of one kind of value per window: the current window and
+/// the last complete one, whose rates are reported.
+#[derive(Debug, Clone)]
+struct NewRates<K> {
+    window: u64,
+    current: SpaceSaving<K>,
+    last: SpaceSaving<K>,
+}
+
+impl<K: Copy + Eq + Hash + Ord> NewRates<K> {
+    fn new() -> Self {
+        NewRates {
+            window: 0,
+            current: SpaceSaving::new(),
+            last: SpaceSaving::new(),
+        }
+    }
+
+    fn roll(&mut self, second: u64) {
+        let w = second / RATE_WINDOW;
+        if w == self.window {
+            return;
+        }
+        self.last = if w == self.window + 1 {
+            std::mem::replace(&mut self.current, SpaceSaving::new())
+        } else {
+            self.current = SpaceSaving::new();
+            SpaceSaving::new()
+        };
+        self.window = w;
+    }
+
+    fn add(&mut self, second: u64, k: K) {
+        self.roll(second);
+        self.current.add(k);
+    }
+
+    /// The `n` fastest of the last complete window, per second.
+    fn top(&self, n: usize) -> Top<K, f64> {
+        let mut items = self.last.items.clone();
+        items.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        items.truncate(n);
+        let shown: u64 = items.iter().map(|(_, c)| u64::from(*c)).sum();
+        let w = RATE_WINDOW as f64;
+        Top {
+            top: items
+                .into_iter()
+                .map(|(k, c)| (k, f64::from(c) / w))
+                .collect(),
+            other: self.last.total.saturating_sub(shown) as f64 / w,
+        }
+    }
+}
+
+/// The largest values of a tally and the sum of the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Top<K, V> {
+    /// Largest first.
+    pub top: Vec<(K, V)>,
+    /// Everything else.
+    pub other: V,
+}
+
+impl<K, V: Default> Default for Top<K, V> {
+    fn default() -> Self {
+        Top {
+            top: Vec::new(),
+            other: V::default(),
+        }
+    }
+}
+
+/// The rankings by entries, as the last ranking pass found them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Ranked {
+    /// Sources.
+    pub src: Top<IpAddr, u64>,
+    /// Destinations.
+    pub dst: Top<IpAddr, u64>,
+    /// (protocol, destination port).
+    pub dport: Top<(u8, u16), u64>,
+}
+
+/// The counters of one namespace's table.
+#[derive(Debug)]
+pub struct LiveTable {
+    ids: Map<u64, u16>,
+    states: Vec<StateKey>,
+    counts: Vec<u64>,
+    rankings: Rankings,
+    src: Addrs,
+    dst: Addrs,
+    dport: Tally<u32>,
+    new_src: NewRates<IpAddr>,
+    new_dst: NewRates<IpAddr>,
+    new_dport: NewRates<(u8, u16)>,
+    started: Instant,
+    /// The last ranking pass's result.
+    pub ranked: Arc<Ranked>,
+    /// Whether the rankings changed since the last pass.
+    pub dirty: bool,
+    /// Events applied, by kind: new, update, destroy.
+    pub events: [u64; 3],
+    /// Overruns of the event socket.
+    pub overruns: u64,
+    /// Dumps the counters were rebuilt from.
+    pub resyncs: u64,
+    /// The kernel's entry count (`GET_STATS`).
+    pub kernel_count: u64,
+    /// The global maximum.
+    pub max: u64,
+    /// Per-CPU statistics summed over CPUs.
+    pub stats: CpuStats,
+    /// Expectations in the namespace.
+    pub expectations: u64,
+    /// Per-CPU expectation counters summed: new (matched), create, delete.
+    pub expect_stats: ctctl_netlink::expect::ExpCpuStats,
+    /// When the kernel figures were last read.
+    pub updated: Option<Instant>,
+}
+
+impl LiveTable {
+    /// An empty table keeping `rankings`, with room for `entries`.
+    pub fn new(rankings: Rankings, entries: usize) -> LiveTable {
+        LiveTable {
+            ids: Map::with_capacity(entries),
+            states: Vec::new(),
+            counts: Vec::new(),
+            rankings,
+            src: Addrs::new(),
+            dst: Addrs::new(),
+            dport: Tally::new(),
+            new_src: NewRates::new(),
+            new_dst: NewRates::new(),
+            new_dport: NewRates::new(),
+            started: Instant::now(),
+            ranked: Arc::new(Ranked::default()),
+            dirty: true,
+            events: [0; 3],
+            overruns: 0,
+            resyncs: 0,
+            kernel_count: 0,
+            max: 0,
+            stats: CpuStats::default(),
+            expectations: 0,
+            expect_stats: Default::default(),
+            updated: None,
+        }
+    }
+
+    fn second(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    fn bucket(&mut self, k: StateKey) -> u16 {
+        match self.states.iter().position(|s| *s == k) {
+            Some(i) => i as u16,
+            None => {
+                self.states.push(k);
+                self.counts.push(0);
+                (self.states.len() - 1) as u16
+            }
+        }
+    }
+
+    fn count_values(&mut self, f: &Flow<'_>, add: bool) {
+        let r = self.rankings;
+        let port = f
+            .orig
+            .dst_port
+            .map(|p| u32::from(f.orig.proto.unwrap_or(0)) << 16 | u32::from(p));
+        if add {
+            if let (true, Some(ip)) = (r.src, f.orig.src) {
+                self.src.add(ip);
+            }
+            if let (true, Some(ip)) = (r.dst, f.orig.dst) {
+                self.dst.add(ip);
+            }
+            if let (true, Some(p)) = (r.dport, port) {
+                self.dport.add(p);
+            }
+        } else {
+            if let (true, Some(ip)) = (r.src, f.orig.src) {
+                self.src.sub(ip);
+            }
+            if let (true, Some(ip)) = (r.dst, f.orig.dst) {
+                self.dst.sub(ip);
+            }
+            if let (true, Some(p)) = (r.dport, port) {
+                self.dport.sub(p);
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Counts an entry from a dump (no event counted).
+    pub fn insert(&mut self, f: &Flow<'_>) {
+        let b = self.bucket(StateKey::of(f));
+        match self.ids.insert(identity(f), b) {
+            Some(old) => self.counts[old as usize] -= 1,
+            None => self.count_values(f, true),
+        }
+        self.counts[b as usize] += 1;
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, kind: EventKind, f: &Flow<'_>) {
+        match kind {
+            EventKind::New | EventKind::Update => {
+                if kind == EventKind::New {
+                    self.events[0] += 1;
+                    let now = self.second();
+                    let r = self.rankings;
+                    if let (true, Some(ip)) = (r.src, f.orig.src) {
+                        self.new_src.add(now, ip);
+                    }
+                    if let (true, Some(ip)) = (r.dst, f.orig.dst) {
+                        self.new_dst.add(now, ip);
+                    }
+                    if let (true, Some(p)) = (r.dport, f.orig.dst_port) {
+                        self.new_dport.add(now, (f.orig.proto.unwrap_or(0), p));
+                    }
+                } else {
+                    self.events[1] += 1;
+                }
+                self.insert(f);
+            }
+            EventKind::Destroy => {
+                self.events[2] += 1;
+                if let Some(old) = self.ids.remove(identity(f)) {
+                    self.counts[old as usize] -= 1;
+                    self.count_values(f, false);
+                }
+            }
+        }
+    }
+
+    /// Takes over the event-independent figures of `old` (counters,
+    /// kernel figures, rate windows) after a rebuild from a dump.
+    pub fn carry_over(&mut self, old: &LiveTable) {
+        self.events = old.events;
+        self.overruns = old.overruns;
+        self.resyncs = old.resyncs + 1;
+        self.kernel_count = old.kernel_count;
+        self.max = old.max;
+        self.stats = old.stats;
+        self.expectations = old.expectations;
+        self.expect_stats = old.expect_stats;
+        self.updated = old.updated;
+        self.started = old.started;
+        self.new_src = old.new_src.clone();
+        self.new_dst = old.new_dst.clone();
+        self.new_dport = old.new_dport.clone();
+        self.ranked = Arc::clone(&old.ranked);
+    }
+
+    /// Entries tracked.
+    pub fn tracked(&self) -> u64 {
+        self.ids.len() as u64
+    }
+
+    /// Bytes of the per-entry and per-value state.
+    pub fn heap_bytes(&self) -> usize {
+        self.ids.heap_bytes()
+            + self.src.v4.heap_bytes()
+            + self.src.v6.heap_bytes()
+            + self.dst.v4.heap_bytes()
+            + self.dst.v6.heap_bytes()
+            + self.dport.heap_bytes()
+    }
+
+    /// Entries per family, protocol and state, largest first.
+    pub fn by_state(&self) -> Vec<(StateKey, u64)> {
+        let mut v: Vec<(StateKey, u64)> = self
+            .states
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| (*k, *n))
+            .collect();
+        v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// The figures now, with the rankings of the last pass.
+    pub fn snapshot(&mut self, n: usize) -> Snapshot {
+        let now = self.second();
+        self.new_src.roll(now);
+        self.new_dst.roll(now);
+        self.new_dport.roll(now);
+        let trim = |t: &Top<IpAddr, u64>| -> Top<IpAddr, u64> {
+            let mut t = t.clone();
+            if t.top.len() > n {
+                let rest: u64 = t.top.split_off(n).iter().map(|(_, c)| c).sum();
+                t.other += rest;
+            }
+            t
+        };
+        let mut dport = self.ranked.dport.clone();
+        if dport.top.len() > n {
+            let rest: u64 = dport.top.split_off(n).iter().map(|(_, c)| c).sum();
+            dport.other += rest;
+        }
+        Snapshot {
+            tracked: self.tracked(),
+            kernel_count: self.kernel_count,
+            max: self.max,
+            by_state: self.by_state(),
+            top_src: trim(&self.ranked.src),
+            top_dst: trim(&self.ranked.dst),
+            top_dport: dport,
+            new_src: self.new_src.top(n),
+            new_dst: self.new_dst.top(n),
+            new_dport: self.new_dport.top(n),
+            events: self.events,
+            overruns: self.overruns,
+            resyncs: self.resyncs,
+            stats: self.stats,
+            expectations: self.expectations,
+            expect_stats: self.expect_stats,
+        }
+    }
+}
+
+/// The figures of one moment, for rendering.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Entries tracked (the sum of `by_state`).
+    pub tracked: u64,
+    /// The kernel's count.
+    pub kernel_count: u64,
+    /// The global maximum.
+    pub max: u64,
+    /// Entries per family, protocol and state, largest first.
+    pub by_state: Vec<(StateKey, u64)>,
+    /// The `top` sources by entries, and the rest summed.
+    pub top_src: Top<IpAddr, u64>,
+    /// The `top` destinations by entries.
+    pub top_dst: Top<IpAddr, u64>,
+    /// The `top` (protocol, destination port) pairs by entries.
+    pub top_dport: Top<(u8, u16), u64>,
+    /// The `top` sources by new entries per second.
+    pub new_src: Top<IpAddr, f64>,
+    /// The `top` destinations by new entries per second.
+    pub new_dst: Top<IpAddr, f64>,
+    /// The `top` destination ports by new entries per second.
+    pub new_dport: Top<(u8, u16), f64>,
+    /// Events applied: new, update, destroy.
+    pub events: [u64; 3],
+    /// Event overruns.
+    pub overruns: u64,
+    /// Resync dumps.
+    pub resyncs: u64,
+    /// Per-CPU statistics, summed.
+    pub stats: CpuStats,
+    /// Expectations in the namespace.
+    pub expectations: u64,
+    /// Expectation counters: new (matched), create, delete.
+    pub expect_stats: ctctl_netlink::expect::ExpCpuStats,
+}
+
+/// A ranking pass over a table's shards, one shard at a time (the caller
+/// locks the table around each [`RankPass::shard`] call).
+#[derive(Debug)]
+pub struct RankPass {
+    n: usize,
+    src: Heap<IpAddr>,
+    dst: Heap<IpAddr>,
+    dport: Heap<(u8, u16)>,
+}
+
+#[derive(Debug)]
+struct Heap<K: Ord> {
+    heap: BinaryHeap<std::cmp::Reverse<(u64, K)>>,
+    total: u64,
+}
+
+impl<K: Ord + Copy> Heap<K> {
+    fn new() -> Self {
+        Heap {
+            heap: BinaryHeap::new(),
+            total: 0,
+        }
+    }
+
+    #[inline]
+    fn offer(&mut self, n: usize, k: K, c: u64) {
+        self.total += c;
+        if self.heap.len() < n {
+            self.heap.push(std::cmp::Reverse((c, k)));
+        } else if let Some(std::cmp::Reverse((min, _))) = self.heap.peek() {
+            if c > *min {
+                self.heap.pop();
+                self.heap.push(std::cmp::Reverse((c, k)));
+            }
+        }
+    }
+
+    fn finish(self) -> Top<K, u64> {
+        let mut top: Vec<(K, u64)> = self
+            .heap
+            .into_iter()
+            .map(|std::cmp::Reverse((c, k))| (k, c))
+            .collect();
+        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let shown: u64 = top.iter().map(|(_, c)| c).sum();
+        Top {
+            top,
+            other: self.total.saturating_sub(shown),
+        }
+    }
+}
+
+impl RankPass {
+    /// A pass keeping the `n` largest of each ranking.
+    pub fn new(n: usize) -> RankPass {
+        RankPass {
+            n,
+            src: Heap::new(),
+            dst: Heap::new(),
+            dport: Heap::new(),
+        }
+    }
+
+    /// Reads shard `i` of `t`.
+    pub fn shard(&mut self, t: &LiveTable, i: usize) {
+        let n = self.n;
+        for (k, c) in t.src.v4.shards[i].iter() {
+            self.src.offer(n, IpAddr::V4(k.into()), u64::from(c));
+        }
+        for (k, c) in t.src.v6.shards[i].iter() {
+            self.src.offer(n, IpAddr::V6(k.into()), u64::from(c));
+        }
+        for (k, c) in t.dst.v4.shards[i].iter() {
+            self.dst.offer(n, IpAddr::V4(k.into()), u64::from(c));
+        }
+        for (k, c) in t.dst.v6.shards[i].iter() {
+            self.dst.offer(n, IpAddr::V6(k.into()), u64::from(c));
+        }
+        for (k, c) in t.dport.shards[i].iter() {
+            self.dport
+                .offer(n, ((k >> 16) as u8, k as u16), u64::from(c));
+        }
+    }
+
+    /// The rankings found.
+    pub fn finish(self) -> Ranked {
+        Ranked {
+            src: self.src.finish(),
+            dst: self.dst.finish(),
+            dport: self.dport.finish(),
+        }
+    }
+}
+
+/// Ranks a table at once (tests and small tables).
+pub fn rank_now(t: &mut LiveTable, n: usize) {
+    let mut pass = RankPass::new(n);
+    for i in 0..SHARDS {
+        pass.shard(t, i);
+    }
+    t.ranked = Arc::new(pass.finish());
+    t.dirty = false;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ctctl_netlink::conntrack::{proto, ProtoInfo, Tuple};
+
+    fn flow(id: u32, src: &str, sport: u16, state: Option<&str>) -> Flow<'static> {
+        Flow {
+            family: ctctl_netlink::header::AF_INET,
+            orig: Tuple {
+                src: src.parse().ok(),
+                dst: "10.0.0.1".parse().ok(),
+                proto: Some(if state.is_some() {
+                    proto::TCP
+                } else {
+                    proto::UDP
+                }),
+                src_port: Some(sport),
+                dst_port: Some(80),
+                ..Tuple::default()
+            },
+            id: Some(id),
+            proto_info: state.and_then(|s| ProtoInfo::from_state_name(proto::TCP, s)),
+            ..Flow::default()
+        }
+    }
+
+    #[test]
+    fn events_move_the_counters_and_state_changes_move_between_states() {
+        let mut t = LiveTable::new(Rankings::ALL, 0);
+        t.apply(EventKind::New, &flow(1, "10.1.0.1", 1, Some("SYN_SENT")));
+        t.apply(EventKind::New, &flow(2, "10.1.0.1", 2, None));
+        t.apply(EventKind::New, &flow(3, "10.1.0.2", 3, None));
+        t.apply(
+            EventKind::Update,
+            &flow(1, "10.1.0.1", 1, Some("ESTABLISHED")),
+        );
+        rank_now(&mut t, 1);
+        let s = t.snapshot(1);
+        assert_eq!(s.tracked, 3);
+        let states: Vec<(&str, u64)> = s.by_state.iter().map(|(k, n)| (k.state, *n)).collect();
+        assert_eq!(states, vec![("none", 2), ("ESTABLISHED", 1)]);
+        assert_eq!(s.top_src.top, vec![("10.1.0.1".parse().unwrap(), 2)]);
+        assert_eq!(s.top_src.other, 1);
+        t.apply(EventKind::Destroy, &flow(2, "10.1.0.1", 2, None));
+        t.apply(EventKind::Destroy, &flow(99, "10.9.9.9", 9, None));
+        rank_now(&mut t, 10);
+        let s = t.snapshot(10);
+        assert_eq!(s.tracked, 2);
+        assert_eq!(s.by_state.iter().map(|(_, n)| n).sum::<u64>(), 2);
+        assert_eq!(s.events, [3, 1, 2]);
+    }
+
+    #[test]
+    fn entries_with_the_same_id_are_still_two() {
+        // CTA_ID is a 32-bit hash: two live entries may share it.
+        let mut t = LiveTable::new(Rankings::SOURCES, 0);
+        t.apply(EventKind::New, &flow(7, "10.1.0.1", 1, None));
+        t.apply(EventKind::New, &flow(7, "10.1.0.2", 2, None));
+        assert_eq!(t.tracked(), 2);
+        t.apply(EventKind::Destroy, &flow(7, "10.1.0.1", 1, None));
+        assert_eq!(t.tracked(), 1);
+        assert_eq!(t.by_state()[0].1, 1);
+    }
+
+    #[test]
+    fn space_saving_keeps_the_heavy_values_within_its_bound() {
+        let mut r: NewRates<u32> = NewRates::new();
+        // 10 heavy values of 1,000 new entries and 20,000 of one each.
+        for i in 0..10u32 {
+            for _ in 0..1000 {
+                r.add(0, i);
+            }
+        }
+        for i in 100..20_100u32 {
+            r.add(1, i);
+        }
+        r.roll(RATE_WINDOW);
+        let top = r.top(10);
+        let bound = 30_000.0 / RATE_COUNTERS as f64 / RATE_WINDOW as f64;
+        for (k, rate) in &top.top {
+            assert!(*k < 10, "{k}");
+            assert!(*rate >= 100.0 && *rate <= 100.0 + bound, "{rate}");
+        }
+    }
+}

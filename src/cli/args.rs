@@ -168,6 +168,10 @@ pub struct ExporterArgs {
     #[arg(long = "all-netns")]
     pub all_netns: bool,
 
+    /// How often --all-netns looks for namespaces that came or went
+    #[arg(long = "scan-interval", value_name = "DURATION", default_value = "5s", value_parser = parse_wait)]
+    pub scan_interval: std::time::Duration,
+
     /// How many top sources to export by name (the rest sum into src="other")
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,

@@ -29,6 +29,7 @@ pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
         targets,
         top: a.top,
         resync_interval: a.resync_interval,
+        scan_interval: a.scan_interval,
         web_config: a.web_config.clone(),
         limits: crate::exporter::http::Limits {
             max_connections: a.max_connections,
@@ -37,13 +38,9 @@ pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
     };
     signals::install().context("installing signal handlers")?;
     let exporter = Exporter::start(&opts)?;
-    let scheme = if a.web_config.is_some() {
-        "http(s)"
-    } else {
-        "http"
-    };
     eprintln!(
-        "ctctl: exporter listening on {scheme}://{}/metrics ({} network namespaces{})",
+        "ctctl: exporter listening on {}://{}/metrics ({} network namespaces{})",
+        exporter.scheme(),
         exporter.local_addr()?,
         exporter.namespaces(),
         if a.all_netns {

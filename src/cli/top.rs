@@ -262,7 +262,14 @@ fn buffer_text(buf: &Buffer) -> String {
 
 /// `ctctl top`.
 pub fn run(cli: &Cli, a: &TopArgs) -> anyhow::Result<Outcome> {
-    let live = Live::start(None, LiveOptions::default())?;
+    let live = Live::start(
+        None,
+        LiveOptions {
+            rankings: crate::live::Rankings::ALL,
+            top: a.top,
+            ..LiveOptions::default()
+        },
+    )?;
     let paths = Paths::system();
     let buckets = read_u64(&paths.netfilter("nf_conntrack_buckets"))
         .ok()

@@ -61,7 +61,11 @@ impl Family {
         Ok(())
     }
 
-    fn value(&self, v: f64, sample: prometheus_client::encoding::MetricEncoder<'_>) -> Result<(), std::fmt::Error> {
+    fn value(
+        &self,
+        v: f64,
+        sample: prometheus_client::encoding::MetricEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
         // Counts print as integers (`50`, not `50.0`); rates as floats.
         let whole = v.fract() == 0.0 && v.abs() < (1u64 << 53) as f64;
         match (self.counter, whole) {

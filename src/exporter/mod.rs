@@ -33,6 +33,8 @@ pub struct Options {
     pub top: usize,
     /// The longest between two resync dumps of a namespace.
     pub resync_interval: Duration,
+    /// How often namespaces are looked for ([`Targets::All`]).
+    pub scan_interval: Duration,
     /// `--web.config.file`.
     pub web_config: Option<PathBuf>,
     /// The HTTP server's bounds.
@@ -41,6 +43,7 @@ pub struct Options {
 
 /// The exporter, started: following its tables, listening.
 pub struct Exporter {
+    tls: bool,
     server: http::Server,
     follower: Follower,
 }
@@ -59,6 +62,7 @@ impl Exporter {
     /// fixed namespace dumped before this returns) and binds.
     pub fn start(opts: &Options) -> anyhow::Result<Exporter> {
         let web = web::Web::new(opts.web_config.clone())?;
+        let tls = web.current().tls.is_some();
         // The exporter never probes the kernel: it sends no criterion.
         crate::probe::set_policy(crate::probe::Policy::CachedOnly);
         let follower = Follower::start(
@@ -67,6 +71,7 @@ impl Exporter {
                 rankings: Rankings::SOURCES,
                 top: opts.top,
                 resync_interval: opts.resync_interval,
+                scan_every: opts.scan_interval,
                 ..FollowOptions::default()
             },
         )?;
@@ -78,7 +83,20 @@ impl Exporter {
         let handler: http::Handler = Arc::new(move |req: &http::Request| route(&tables, req));
         let server = http::Server::bind(&opts.listen, Arc::new(web), handler, opts.limits.clone())
             .with_context(|| format!("cannot listen on {}", opts.listen))?;
-        Ok(Exporter { server, follower })
+        Ok(Exporter {
+            tls,
+            server,
+            follower,
+        })
+    }
+
+    /// `https` when the web configuration has TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The address listened on.
@@ -93,7 +111,9 @@ impl Exporter {
 
     /// Serves until `stop()` says so.
     pub fn run(self, stop: &dyn Fn() -> bool) -> anyhow::Result<()> {
-        let Exporter { server, follower } = self;
+        let Exporter {
+            server, follower, ..
+        } = self;
         let r = server.run(stop);
         follower.stop();
         r.context("serving HTTP")

@@ -132,6 +132,9 @@ fn err(path: &Path, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Files read and their modification times, to tell when to reload.
+type Stamps = Vec<(PathBuf, Option<SystemTime>)>;
+
 /// The headers the toolkit lets a configuration set.
 const HEADERS: [&str; 5] = [
     "Strict-Transport-Security",
@@ -143,7 +146,7 @@ const HEADERS: [&str; 5] = [
 
 /// Reads and checks a web configuration file; the files it names, as
 /// `(path, modification time)`, for reloads.
-pub fn load(path: &Path) -> Result<(Loaded, Vec<(PathBuf, Option<SystemTime>)>), ConfigError> {
+pub fn load(path: &Path) -> Result<(Loaded, Stamps), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     let fc: FileConfig = if text.trim().is_empty() {
         FileConfig::default()
@@ -229,7 +232,7 @@ fn tls_config(
     path: &Path,
     t: &TlsSection,
     resolve: &dyn Fn(&str) -> PathBuf,
-    files: &mut Vec<(PathBuf, Option<SystemTime>)>,
+    files: &mut Stamps,
 ) -> Result<rustls::ServerConfig, ConfigError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -256,7 +259,7 @@ fn tls_config(
     let pem = |inline: &Option<String>,
                file: &Option<String>,
                what: &str,
-               files: &mut Vec<(PathBuf, Option<SystemTime>)>|
+               files: &mut Stamps|
      -> Result<Vec<u8>, ConfigError> {
         match (inline, file) {
             (Some(_), Some(_)) => Err(err(
@@ -385,9 +388,9 @@ pub struct Web {
 
 struct State {
     loaded: Arc<Loaded>,
-    files: Vec<(PathBuf, Option<SystemTime>)>,
+    files: Stamps,
     checked: Instant,
-    failed: Option<Vec<(PathBuf, Option<SystemTime>)>>,
+    failed: Option<Stamps>,
 }
 
 impl std::fmt::Debug for Web {

@@ -344,6 +344,7 @@ fn release(inner: &Inner, ns: &Arc<Ns>) {
 /// event socket out of the loop meanwhile (its events wait in the
 /// socket's buffer and apply to the fresh table after).
 fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
+    let first = lock(&ns.sched).dumped.is_none();
     {
         let mut ev = lock(&ns.events);
         if !ev.1 {
@@ -361,7 +362,7 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
         })?;
         let mut t = lock(&ns.table);
         fresh.carry_over(&t);
-        if lock(&ns.sched).dumped.is_none() {
+        if first {
             fresh.resyncs = 0;
         }
         fresh.dirty = true;
@@ -380,6 +381,12 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
         .epoll
         .add(ev.0.as_fd(), EpollEvent::new(flags, ns.token));
     ev.1 = false;
+    drop(ev);
+    if first && result.is_ok() {
+        // The kernel's figures from the start, not from the first refresh.
+        refresh(ns)?;
+        lock(&ns.sched).refreshed = Some(Instant::now());
+    }
     result
 }
 

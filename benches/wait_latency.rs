@@ -61,7 +61,7 @@ fn main() {
         let flow = Flow {
             family: AF_INET,
             orig,
-            reply: ctctl::create::mirror(&orig),
+            reply: ctctl::flow::mirror(&orig),
             timeout: Some(60),
             ..Flow::default()
         };

@@ -14,7 +14,7 @@
 
 use std::ops::ControlFlow;
 
-use ctctl::filter::{Cidr, Match};
+use ctctl::select::criteria::{Cidr, Match};
 use ctctl::{Conntrack, Filter, FilterSet};
 use ctctl_netlink::conntrack::proto;
 
@@ -43,7 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None
         } else {
             let mut stale =
-                ctctl::filter::parse_addrs(endpoints).map_err(|e| format!("{arg}: {e}"))?;
+                ctctl::select::values::parse_addrs(endpoints).map_err(|e| format!("{arg}: {e}"))?;
             stale.negated = true;
             Some(stale)
         };

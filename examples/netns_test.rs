@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use std::process::Command;
 use std::time::Duration;
 
-use ctctl::filter::{Cidr, Match, StateMatch};
+use ctctl::select::criteria::{Cidr, Match, StateMatch};
 use ctctl::{Conntrack, Filter, Flow, Tuple, WaitFor};
 use ctctl_netlink::conntrack::{proto, ProtoInfo, Status};
 use ctctl_netlink::header::AF_INET;
@@ -48,7 +48,7 @@ fn tcp(sport: u16, state: &str) -> Flow<'static> {
     Flow {
         family: AF_INET,
         orig,
-        reply: ctctl::create::mirror(&orig),
+        reply: ctctl::flow::mirror(&orig),
         status: Some(Status::SEEN_REPLY | Status::ASSURED),
         timeout: Some(300),
         proto_info: ProtoInfo::from_state_name(proto::TCP, state),

@@ -3,8 +3,6 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use std::time::Duration;
-
 use ctctl_netlink::conntrack::request::Update;
 use ctctl_netlink::conntrack::{request, Flow, KernelFilter, RequestBuf, Tuple};
 use ctctl_netlink::dump;
@@ -16,10 +14,9 @@ use crate::create::{create_request, Creator, Updater};
 use crate::delete::Deleter;
 use crate::error::{Error, Result};
 use crate::events::{EventOptions, EventStream};
-use crate::filter::Filter;
-use crate::filterset::Selection;
 use crate::netns;
-use crate::wait::{WaitFor, Waited};
+use crate::select::filter::Filter;
+use crate::select::selection::Selection;
 
 /// The kernel's lists of entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -160,18 +157,6 @@ impl Conntrack {
     /// conntrack(8): `-E`.
     pub fn events(&self, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
         EventStream::subscribe(self.sibling_socket()?, opts, prefilter)
-    }
-
-    /// Waits until `what` holds for entries matching `filter` (`count`
-    /// times), or `timeout` passes; see [`crate::wait::wait_for`].
-    pub fn wait_for(
-        &mut self,
-        filter: &Filter,
-        what: WaitFor,
-        count: usize,
-        timeout: Option<Duration>,
-    ) -> Result<Waited> {
-        crate::wait::wait_for(self, filter, what, count, timeout, || {})
     }
 
     /// The underlying socket, for requests this API does not wrap.

@@ -2,37 +2,14 @@
 //! batches (restore, update by filter), with failures tallied per errno.
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
-use ctctl_netlink::conntrack::request::{self, CreateOptions, NatSetup, Update};
+use ctctl_netlink::conntrack::request::{self, CreateOptions, Update};
 use ctctl_netlink::conntrack::{Flow, Tuple};
 use ctctl_netlink::Socket;
 
 use crate::batch::{BatchStats, Batcher};
 use crate::error::Result;
-use crate::filter::has_ports;
-
-/// The NAT a flow's tuples imply: source NAT when replies go to another
-/// address or port than the original came from, destination NAT when they
-/// come from another one than it went to.
-pub fn nat_of(f: &Flow<'_>) -> (Option<NatSetup>, Option<NatSetup>) {
-    let ports = f.orig.proto.is_some_and(has_ports);
-    let side = |orig_addr: Option<IpAddr>,
-                orig_port: Option<u16>,
-                reply_addr: Option<IpAddr>,
-                reply_port: Option<u16>| {
-        let addr = reply_addr?;
-        let port_changed = ports && reply_port.is_some() && reply_port != orig_port;
-        (Some(addr) != orig_addr || port_changed).then_some(NatSetup {
-            addr,
-            port: if port_changed { reply_port } else { None },
-        })
-    };
-    (
-        side(f.orig.src, f.orig.src_port, f.reply.dst, f.reply.dst_port),
-        side(f.orig.dst, f.orig.dst_port, f.reply.src, f.reply.src_port),
-    )
-}
+use crate::flow::{mirror, nat_of};
 
 /// What to send to create `f`: with NAT, the reply tuple is sent
 /// un-translated (the mirror of the original) along with the NAT mapping,
@@ -61,33 +38,6 @@ pub fn create_request<'f>(
         ..mirror(&f.orig)
     };
     (Cow::Owned(plain), opts)
-}
-
-/// The reply tuple of a connection without NAT: the original, mirrored.
-pub fn mirror(t: &Tuple) -> Tuple {
-    let icmp_reply = |ty: Option<u8>| {
-        // Echo request → reply, timestamp, information, address mask (RFC 792);
-        // ICMPv6 echo request 128 → 129.
-        ty.map(|t| match t {
-            8 => 0,
-            13 => 14,
-            15 => 16,
-            17 => 18,
-            128 => 129,
-            other => other,
-        })
-    };
-    Tuple {
-        src: t.dst,
-        dst: t.src,
-        proto: t.proto,
-        src_port: t.dst_port,
-        dst_port: t.src_port,
-        icmp_type: icmp_reply(t.icmp_type),
-        icmp_code: t.icmp_code,
-        icmp_id: t.icmp_id,
-        zone: None,
-    }
 }
 
 /// Creates entries in batches (`ctctl restore`).
@@ -163,6 +113,8 @@ impl Updater {
 mod tests {
     use super::*;
     use ctctl_netlink::conntrack::proto;
+    use ctctl_netlink::conntrack::request::NatSetup;
+    use std::net::IpAddr;
 
     fn t(src: &str, sport: u16, dst: &str, dport: u16) -> Tuple {
         Tuple {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::filter::FilterError;
 use crate::netns::NetnsError;
+use crate::select::criteria::FilterError;
 
 /// Anything a ctctl operation can fail with.
 #[derive(Debug, thiserror::Error)]

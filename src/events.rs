@@ -13,7 +13,7 @@ use ctctl_netlink::socket::RcvBuf;
 use ctctl_netlink::Socket;
 
 use crate::error::Result;
-use crate::filter::Filter;
+use crate::select::filter::Filter;
 
 /// Messages read per `recvmmsg`.
 pub const BATCH: usize = 64;

@@ -17,7 +17,7 @@ use ctctl_netlink::socket::{classify, Reply};
 use ctctl_netlink::Socket;
 
 use crate::error::Result;
-use crate::filter::{Cidr, Match};
+use crate::select::criteria::{Cidr, Match};
 use crate::Conntrack;
 
 /// Which expectations a command selects. Every criterion set must match.
@@ -280,14 +280,7 @@ impl Conntrack {
     }
 }
 
-/// What happened to an expectation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExpectEvent {
-    /// Created.
-    New,
-    /// Removed.
-    Destroy,
-}
+pub use ctctl_netlink::expect::ExpectEvent;
 
 /// A subscription to expectation events.
 #[derive(Debug)]
@@ -384,13 +377,13 @@ mod tests {
         }));
         assert!(all(ExpectFilter {
             family: Some(2),
-            master_dst: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
+            master_dst: Some(crate::select::values::parse_addrs("0.0.0.0/0").unwrap()),
             ..Default::default()
         }));
         // Without a family, 0.0.0.0/0 is all of IPv4: a whole family, like
         // -f ipv4 alone.
         assert!(all(ExpectFilter {
-            src: Some(crate::filter::parse_addrs("0.0.0.0/0").unwrap()),
+            src: Some(crate::select::values::parse_addrs("0.0.0.0/0").unwrap()),
             ..Default::default()
         }));
         assert!(!all(ExpectFilter {
@@ -483,14 +476,14 @@ mod tests {
             ),
             (
                 ExpectFilter {
-                    dst: Some(crate::filter::parse_addrs("10.0.0.0/8").unwrap()),
+                    dst: Some(crate::select::values::parse_addrs("10.0.0.0/8").unwrap()),
                     ..Default::default()
                 },
                 true,
             ),
             (
                 ExpectFilter {
-                    master_src: Some(crate::filter::parse_addrs("!10.0.0.1").unwrap()),
+                    master_src: Some(crate::select::values::parse_addrs("!10.0.0.1").unwrap()),
                     ..Default::default()
                 },
                 false,

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use std::ops::ControlFlow;
-//! use ctctl::{Conntrack, Filter, filter::StateMatch};
+//! use ctctl::{Conntrack, Filter, select::criteria::StateMatch};
 //!
 //! let mut ct = Conntrack::open()?;
 //! let filter = Filter {
@@ -42,29 +42,35 @@ macro_rules! eprint {
     }};
 }
 
+// The vocabulary: plain types and pure functions, no sockets, no files.
+pub mod error;
+pub mod flow;
+pub mod format;
+pub mod select;
+
+// The kernel work: imports the vocabulary.
 pub mod batch;
-pub mod cli;
-pub mod compat;
 pub mod conntrack;
 pub mod create;
 pub mod delete;
-pub mod error;
 pub mod events;
 pub mod expect;
-pub mod exporter;
-pub mod filter;
-pub mod filterset;
-pub mod format;
 pub mod labels;
 pub mod live;
 pub mod names;
 pub mod netns;
 pub mod probe;
 pub mod restore;
-pub mod select;
+pub mod stdio;
 pub mod tune;
 pub mod wait;
 
+// The faces: import anything below, never each other.
+pub mod cli;
+pub mod compat;
+pub mod exporter;
+
+// Re-exports for library users (the crate itself imports by module path).
 pub use batch::BatchStats;
 pub use conntrack::Conntrack;
 pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
@@ -72,6 +78,31 @@ pub use delete::Deleter;
 pub use error::{Error, Result};
 pub use events::{Event, EventOptions, EventStream};
 pub use expect::{ExpectEvent, ExpectEvents, ExpectFilter};
-pub use filter::Filter;
-pub use filterset::{FilterSet, Selection};
+pub use select::filter::Filter;
+pub use select::selection::Selection;
+pub use select::set::FilterSet;
 pub use wait::{WaitFor, Waited};
+
+/// Moved to [`select`] and [`flow`] in 0.2; these paths go in 0.3
+/// (CHANGELOG.md).
+pub mod filter {
+    pub use crate::flow::{
+        family_name, has_ports, orig_zone, proto_name, reply_zone, zone_id, PROTO_NAMES,
+    };
+    pub use crate::select::criteria::{
+        AgeMatch, Cidr, FilterError, IdleMatch, Match, NatMatch, PortRange, StateMatch, StatusMatch,
+    };
+    pub use crate::select::filter::Filter;
+    pub use crate::select::plan::KernelPlan;
+    pub use crate::select::values::{
+        parse_addrs, parse_duration, parse_family, parse_mark, parse_marks, parse_ports,
+        parse_proto, parse_u32, parse_wait, parse_zones,
+    };
+}
+
+/// Moved to [`select::set`] and [`select::selection`] in 0.2; these paths
+/// go in 0.3 (CHANGELOG.md).
+pub mod filterset {
+    pub use crate::select::selection::Selection;
+    pub use crate::select::set::FilterSet;
+}

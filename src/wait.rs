@@ -17,7 +17,7 @@ use ctctl_netlink::conntrack::{EventKind, Flow};
 use crate::conntrack::Conntrack;
 use crate::error::Result;
 use crate::events::{EventOptions, EventStream};
-use crate::filter::Filter;
+use crate::select::filter::Filter;
 
 /// How often `absent` / `destroy` look at the table again, for entries the
 /// kernel destroys without an event.
@@ -60,6 +60,20 @@ pub struct Waited {
     pub matched: Vec<Flow<'static>>,
     /// Events were lost while waiting (the table was checked again).
     pub overruns: u64,
+}
+
+impl Conntrack {
+    /// Waits until `what` holds for entries matching `filter` (`count`
+    /// times), or `timeout` passes; see [`wait_for`].
+    pub fn wait_for(
+        &mut self,
+        filter: &Filter,
+        what: WaitFor,
+        count: usize,
+        timeout: Option<Duration>,
+    ) -> Result<Waited> {
+        wait_for(self, filter, what, count, timeout, || {})
+    }
 }
 
 /// Waits until `what` holds for entries matching `filter`, `count` times

@@ -10,11 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = ctctl::filter::Cidr::parse(text);
-    let _ = ctctl::filter::parse_mark(text);
-    let _ = ctctl::filter::parse_duration(text);
-    let _ = ctctl::filter::StatusMatch::parse(text);
-    let _ = ctctl::filter::StateMatch::parse(text, None);
+    let _ = ctctl::select::criteria::Cidr::parse(text);
+    let _ = ctctl::select::values::parse_mark(text);
+    let _ = ctctl::select::values::parse_duration(text);
+    let _ = ctctl::select::criteria::StatusMatch::parse(text);
+    let _ = ctctl::select::criteria::StateMatch::parse(text, None);
     let _ = ctctl::cli::args::parse_size(text);
     let _ = ctctl::cli::args::parse_wait(text);
     // NUL-separated words after `ctctl list`.
@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cli) = Cli::try_parse_from(args) {
         if let Command::List(a) = cli.command {
             if let Ok(f) = a.filter.parse() {
-                let _ = f.kernel_plan(ctctl::probe::Criteria::ALL);
+                let _ = f.kernel_plan(ctctl::select::plan::Criteria::ALL);
                 let _ = f.single_tuple();
                 let _ = f.selects_everything();
             }

@@ -151,6 +151,16 @@ impl Expect {
     }
 }
 
+/// What happened to an expectation (`IPCTNL_MSG_EXP_NEW` or
+/// `IPCTNL_MSG_EXP_DELETE` on the expectation groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectEvent {
+    /// Created.
+    New,
+    /// Removed.
+    Destroy,
+}
+
 /// Whether a message is an expectation (`IPCTNL_MSG_EXP_NEW` or
 /// `IPCTNL_MSG_EXP_DELETE` of the expectation subsystem).
 pub fn is_expect(msg: &Message<'_>) -> bool {

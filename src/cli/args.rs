@@ -3,10 +3,13 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::filter::{
+use crate::select::criteria::{
+    AgeMatch, Cidr, FilterError, IdleMatch, Match, NatMatch, PortRange, StateMatch, StatusMatch,
+};
+use crate::select::filter::Filter;
+use crate::select::values::{
     parse_addrs, parse_duration, parse_family, parse_mark, parse_marks, parse_ports, parse_proto,
-    parse_u32, parse_zones, AgeMatch, Cidr, Filter, FilterError, IdleMatch, Match, NatMatch,
-    PortRange, StateMatch, StatusMatch,
+    parse_u32, parse_zones,
 };
 use crate::tune::{self, timeouts::StateTimeouts, Paths};
 
@@ -33,18 +36,22 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// conntrack -L lines
-    Text,
-    /// conntrack -L -o extended lines (family first)
-    Extended,
-    /// JSON Lines
-    Json,
-    /// conntrack -o save lines (`-A ...`; events: `-A`, `-U`, `-D`), which
-    /// `restore` and `conntrack -R` replay
-    Save,
+pub use crate::format::render::Format;
+
+impl ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Format::Text, Format::Extended, Format::Json, Format::Save]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        use clap::builder::PossibleValue;
+        Some(match self {
+            Format::Text => PossibleValue::new("text").help("conntrack -L lines"),
+            Format::Extended => PossibleValue::new("extended").help("conntrack -L -o extended lines (family first)"),
+            Format::Json => PossibleValue::new("json").help("JSON Lines"),
+            Format::Save => PossibleValue::new("save").help("conntrack -o save lines (`-A ...`; events: `-A`, `-U`, `-D`), which `restore` and `conntrack -R` replay"),
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -433,7 +440,7 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
-pub use crate::filter::parse_wait;
+pub use crate::select::values::parse_wait;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -675,7 +682,7 @@ impl FilterArgs {
             }
             filter.older_than = Some(AgeMatch {
                 secs,
-                now_ns: crate::cli::now_ns(),
+                now_ns: crate::format::record::now_ns(),
             });
         }
         Ok(filter)
@@ -880,7 +887,7 @@ pub fn complete_tuple(
     icmp: &IcmpArgs,
     names: (&str, &str, &str, &str),
 ) -> Result<crate::Tuple, String> {
-    use crate::filter::{has_ports, proto_name};
+    use crate::flow::{has_ports, proto_name};
     use ctctl_netlink::conntrack::proto;
     if src.is_ipv4() != dst.is_ipv4() {
         return Err(format!(

@@ -4,9 +4,9 @@
 use anyhow::bail;
 
 use super::args::{Cli, ConfigAction, ConfigArgs, Format, RecommendArgs, SetArgs};
-use super::json;
-use super::output::Out;
 use super::Outcome;
+use crate::format::json;
+use crate::stdio::out::Out;
 use crate::tune::keys::{discover, resolve, Key, Scope};
 use crate::tune::recommend::{self, Advice, Inputs};
 use crate::tune::set::{apply, plan, write_value, Change};

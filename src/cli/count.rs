@@ -8,9 +8,11 @@ use std::ops::ControlFlow;
 use ctctl_netlink::conntrack::Flow;
 
 use super::args::{Cli, CountArgs, CountBy, Format};
-use super::output::Out;
-use super::{json, text, Outcome};
-use crate::filter::{family_name, proto_name};
+use super::Outcome;
+use crate::flow::{family_name, proto_name};
+use crate::format::json;
+use crate::format::text;
+use crate::stdio::out::Out;
 use crate::Conntrack;
 
 /// A group key: kept as a value, rendered only for output.

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::args::{Cli, DeleteArgs, Format};
-use super::output::Out;
 use super::select::Selector;
-use super::{report_batch, text, Outcome, Render};
-use crate::filter::Filter;
-use crate::filterset::FilterSet;
+use super::{report_batch, Outcome};
+use crate::format::number::thousands;
+use crate::format::render::Render;
+use crate::format::text;
 use crate::probe::{self, Op};
+use crate::select::filter::Filter;
+use crate::select::set::FilterSet;
+use crate::stdio::out::Out;
 use crate::{BatchStats, Conntrack};
 
 /// How the entries were removed, for the summary.
@@ -98,7 +101,7 @@ fn delete_one(ct: &mut Conntrack, filter: &Filter) -> anyhow::Result<(BatchStats
         let zone = filter
             .orig_zone
             .as_ref()
-            .and_then(crate::filter::Match::single)
+            .and_then(crate::select::criteria::Match::single)
             .copied();
         let gone = !ct.delete(&tuple, zone, filter.id)?;
         let stats = BatchStats {
@@ -204,7 +207,7 @@ pub fn refuse_everything(
     }
     let filter = sel.filter().expect("a single filter");
     if !filter.is_empty() {
-        let family = crate::filter::family_name(filter.family.unwrap_or(0));
+        let family = crate::flow::family_name(filter.family.unwrap_or(0));
         bail!(
             "refusing: these filters select every {family} entry (a /0 prefix or a mark \
              mask of 0 matches everything); add --all if you mean it"
@@ -358,32 +361,5 @@ impl Progress {
         if self.shown {
             eprint!("\r\x1b[K");
         }
-    }
-}
-
-/// `49998` → `49,998`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_separators() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(49998), "49,998");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -11,17 +11,17 @@ use ctctl_netlink::conntrack::EventKind;
 use ctctl_netlink::Socket;
 
 use super::args::{Cli, EventType, EventsArgs, Format};
-use super::delete::thousands;
-use super::output::Out;
-use super::{json, now_ns, signals, text, EventTag, Outcome, Render};
+use super::Outcome;
 use crate::events::{EventOptions, EventStream};
+use crate::format::json;
+use crate::format::number::thousands;
+use crate::format::record::now_ns;
+use crate::format::record::EventTag;
+use crate::format::render::Render;
+use crate::format::text;
+use crate::stdio::out::Out;
+use crate::stdio::signals;
 use crate::Conntrack;
-
-/// The longest a wait for events lasts before the loop looks at its signal
-/// flags again: a signal that lands just before the wait starts does not
-/// interrupt it, so without this bound SIGTERM could go unseen until the
-/// next event.
-pub(crate) const SIGNAL_TICK: Duration = Duration::from_millis(250);
 
 /// Overrun warnings on stderr: at most one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(1);
@@ -170,7 +170,9 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
             }
             None => None,
         };
-        let timeout = Some(timeout.map_or(SIGNAL_TICK, |t| t.min(SIGNAL_TICK)));
+        let timeout = Some(timeout.map_or(crate::stdio::signals::SIGNAL_TICK, |t| {
+            t.min(crate::stdio::signals::SIGNAL_TICK)
+        }));
         let recv_time = now_ns();
         let polled = stream.poll(timeout, |ev| {
             if write_error.is_some() || a.count.is_some_and(|n| totals.events() >= n) {
@@ -187,7 +189,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
             let time = ev.flow.event_time.unwrap_or(recv_time);
             let tag = EventTag::of(ev.kind, time, ev.portid);
             if a.timestamp && !json_out {
-                timestamp_prefix(out.buf(), time);
+                crate::format::text::timestamp_prefix(out.buf(), time);
             }
             render.flow(out.buf(), &ev.flow, Some(&tag));
             if let Err(e) = out.line_done() {
@@ -283,19 +285,4 @@ fn resync(render: &Render, out: &mut Out, filter: &crate::Filter) -> anyhow::Res
         Ok(ControlFlow::Continue(()))
     })?;
     Ok(n)
-}
-
-/// conntrack -E's `--timestamp` prefix: `[seconds.micros]\t`.
-pub(crate) fn timestamp_prefix(out: &mut Vec<u8>, ns: u64) {
-    let secs = ns / 1_000_000_000;
-    let micros = (ns % 1_000_000_000) / 1000;
-    out.push(b'[');
-    text::num(out, secs);
-    out.push(b'.');
-    let m = micros.to_string();
-    for _ in m.len()..6 {
-        out.push(b'0');
-    }
-    out.extend_from_slice(m.as_bytes());
-    out.extend_from_slice(b"]\t");
 }

@@ -3,9 +3,10 @@
 use anyhow::Context;
 
 use super::args::{Cli, ExporterArgs};
-use super::{signals, Outcome};
+use super::Outcome;
 use crate::exporter::{Exporter, Options};
 use crate::live::Targets;
+use crate::stdio::signals;
 
 /// `ctctl exporter`.
 pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {

@@ -11,24 +11,17 @@ pub mod events;
 pub mod exit;
 pub mod expect;
 pub mod exporter;
-pub mod json;
 pub mod modify;
-pub mod output;
 pub mod select;
-pub mod signals;
 pub mod status;
-pub mod text;
 pub mod top;
 
 use std::ops::ControlFlow;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use ctctl_netlink::conntrack::{EventKind, Flow};
-
+use crate::format::render::Render;
+use crate::stdio::out::Out;
 use crate::{netns, Conntrack};
 use args::{Cli, Command, Format, GetArgs, ListArgs};
-use output::Out;
-use text::TextOpts;
 
 /// How a command ended when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,89 +76,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// What an event line says about the event: its name (`new`, `update`,
-/// `destroy`, `resync`), the tag conntrack -E prints (`[NEW]`), when it
-/// happened, and the port id of the process that caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EventTag {
-    /// `new`, `update`, `destroy`, `resync`.
-    pub name: &'static str,
-    /// `[NEW]`, `[UPDATE]`, `[DESTROY]`, `[RESYNC]`.
-    pub tag: &'static str,
-    /// Nanoseconds since the epoch.
-    pub time_ns: u64,
-    /// The port id of the process that caused the event (0: the kernel).
-    pub portid: u32,
-}
-
-impl EventTag {
-    /// The tag of an event of `kind`.
-    pub fn of(kind: EventKind, time_ns: u64, portid: u32) -> EventTag {
-        EventTag {
-            name: kind.name(),
-            tag: kind.tag(),
-            time_ns,
-            portid,
-        }
-    }
-
-    /// An entry re-read after an overrun (`events --resync`).
-    pub fn resync(time_ns: u64) -> EventTag {
-        EventTag {
-            name: "resync",
-            tag: "[RESYNC]",
-            time_ns,
-            portid: 0,
-        }
-    }
-}
-
-/// Turns flows into lines of the chosen format.
-#[derive(Debug, Clone, Copy)]
-pub struct Render {
-    /// Text, extended or JSON.
-    pub format: Format,
-    /// Text options.
-    pub text: TextOpts,
-    /// Seconds since the epoch, for `delta-time=`.
-    pub now: u64,
-}
-
-impl Render {
-    /// A renderer for `format`; `show_id` adds `id=` to text lines.
-    pub fn new(format: Format, show_id: bool) -> Render {
-        Render {
-            format,
-            text: TextOpts {
-                extended: format == Format::Extended,
-                show_id,
-                labels: text::LabelStyle::NamedOrBits,
-                ktimestamp: false,
-            },
-            now: now_ns() / 1_000_000_000,
-        }
-    }
-
-    /// Appends one record (no newline); `event` for event lines.
-    #[inline]
-    pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
-        match self.format {
-            Format::Json => json::write_flow(out, f, event),
-            Format::Save => {
-                // New entries are `-A` as conntrack 1.4.7 writes them: a
-                // replay into a table that already has the entry updates it.
-                let cmd = match event.map(|e| e.name) {
-                    None | Some("resync") | Some("new") => "-A",
-                    Some("update") => "-U",
-                    Some(_) => "-D",
-                };
-                crate::compat::save::write(out, f, cmd)
-            }
-            Format::Text | Format::Extended => text::write_flow(out, f, event, self.text, self.now),
-        }
-    }
-}
-
 /// The summary of a batch of deletes, creates or updates: on stderr
 /// (`deleted 49,998 entries (2 already gone)`), or with `-o json` one
 /// object on stdout (`{"deleted":49998,"already_gone":2,"failed":0}`, plus
@@ -190,7 +100,7 @@ pub fn report_batch(
         );
         if let Some(m) = method {
             b.extend_from_slice(b",\"method\":");
-            json::string(b, m);
+            crate::format::json::string(b, m);
         }
         if !lines.is_empty() {
             // --filters-from: how many entries each line matched (an entry
@@ -212,29 +122,27 @@ pub fn report_batch(
         if s.skipped > 0 {
             notes.push(format!(
                 "{} {}",
-                delete::thousands(s.skipped),
+                crate::format::number::thousands(s.skipped),
                 skipped.replace('_', " ")
             ));
         }
         if s.failed > 0 {
-            notes.push(format!("{} failed", delete::thousands(s.failed)));
+            notes.push(format!(
+                "{} failed",
+                crate::format::number::thousands(s.failed)
+            ));
         }
         let notes = if notes.is_empty() {
             String::new()
         } else {
             format!(" ({})", notes.join(", "))
         };
-        eprintln!("ctctl: {verb} {} entries{notes}", delete::thousands(s.done));
+        eprintln!(
+            "ctctl: {verb} {} entries{notes}",
+            crate::format::number::thousands(s.done)
+        );
     }
     Ok(())
-}
-
-/// Nanoseconds since the Unix epoch.
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
 }
 
 fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {

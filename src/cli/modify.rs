@@ -13,11 +13,13 @@ use ctctl_netlink::header::{AF_INET, AF_INET6};
 use super::args::{
     Cli, CreateArgs, Format, RestoreArgs, SaveArgs, UpdateArgs, WaitArgs, WaitCondition,
 };
-use super::delete::thousands;
-use super::output::Out;
-use super::{json, report_batch, Outcome, Render};
-use crate::create::mirror;
-use crate::filter::proto_name;
+use super::{report_batch, Outcome};
+use crate::flow::mirror;
+use crate::flow::proto_name;
+use crate::format::json;
+use crate::format::number::thousands;
+use crate::format::render::Render;
+use crate::stdio::out::Out;
 use crate::tune::timeouts::StateTimeouts;
 use crate::tune::Paths;
 use crate::wait::WaitFor;
@@ -172,7 +174,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         let zone = filter
             .orig_zone
             .as_ref()
-            .and_then(crate::filter::Match::single)
+            .and_then(crate::select::criteria::Match::single)
             .copied();
         let found = ct.update(&t, zone, &change)?;
         BatchStats {

@@ -10,9 +10,11 @@ use clap::Parser;
 use ctctl_netlink::conntrack::Flow;
 
 use super::args::FilterArgs;
-use crate::filter::{Filter, KernelPlan};
-use crate::filterset::{FilterSet, Selection};
-use crate::probe::Criteria;
+use crate::select::filter::Filter;
+use crate::select::plan::Criteria;
+use crate::select::plan::KernelPlan;
+use crate::select::selection::Selection;
+use crate::select::set::FilterSet;
 
 /// One selection, or a set read from a file.
 #[derive(Debug, Clone)]

@@ -9,9 +9,11 @@ use std::ops::ControlFlow;
 use ctctl_netlink::stats::CpuStats;
 
 use super::args::{Cli, Format, StatusArgs};
-use super::delete::thousands;
-use super::output::Out;
-use super::{json, text, Outcome};
+use super::Outcome;
+use crate::format::json;
+use crate::format::number::thousands;
+use crate::format::text;
+use crate::stdio::out::Out;
 use crate::tune::keys::{discover, Key};
 use crate::tune::recommend::{human_bytes, BYTES_PER_ENTRY};
 use crate::tune::{read_trimmed, read_u64, Paths};
@@ -215,7 +217,7 @@ struct Sample {
 impl Sample {
     fn of(c: &CpuStats) -> Sample {
         Sample {
-            time_ns: super::now_ns(),
+            time_ns: crate::format::record::now_ns(),
             drop: u64::from(c.drop),
             early_drop: u64::from(c.early_drop),
             insert_failed: u64::from(c.insert_failed),

@@ -17,9 +17,9 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Widget};
 
 use super::args::{Cli, TopArgs};
-use super::delete::thousands;
 use super::Outcome;
-use crate::filter::{family_name, proto_name};
+use crate::flow::{family_name, proto_name};
+use crate::format::number::thousands;
 use crate::live::{Live, LiveOptions, Snapshot};
 use crate::tune::recommend::{self, Inputs};
 use crate::tune::{read_u64, Paths};

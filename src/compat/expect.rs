@@ -8,10 +8,10 @@ use std::ops::ControlFlow;
 use ctctl_netlink::expect::Expect;
 
 use super::{say, summary, Failure};
-use crate::cli::expect::write_text;
 use crate::format::conntrack8::command::{ev, out};
 use crate::format::conntrack8::options::{opt, Command as Cmd};
 use crate::format::conntrack8::Command;
+use crate::format::expect::write_text;
 use crate::{Conntrack, ExpectFilter, Tuple};
 
 /// The tuple `-s -d -p --sport --dport` name (the master for `-I`, the
@@ -20,7 +20,7 @@ use crate::{Conntrack, ExpectFilter, Tuple};
 fn tuple(c: &Command) -> Tuple {
     let d = &c.tmpl.orig;
     let p = c.protonum;
-    let ports = crate::filter::has_ports(p);
+    let ports = crate::flow::has_ports(p);
     Tuple {
         src: d.src,
         dst: d.dst,
@@ -45,16 +45,16 @@ pub fn run(c: &Command, cmd: Cmd, file_mode: bool) -> Result<i32, Failure> {
     match cmd {
         Cmd::ExpList => {
             let mut ct = Conntrack::open()?;
-            let mut o = crate::cli::output::Out::stdout();
+            let mut o = crate::stdio::out::Out::stdout();
             let mut n = 0u64;
             let xml = c.output & out::XML != 0;
             ct.expect_for_each(&filter, |e| {
                 if xml {
                     if n == 0 {
                         o.buf()
-                            .extend_from_slice(super::xml::EXPECT_HEADER.as_bytes());
+                            .extend_from_slice(crate::format::xml::EXPECT_HEADER.as_bytes());
                     }
-                    super::xml::write_expect(o.buf(), e);
+                    crate::format::xml::write_expect(o.buf(), e);
                 } else {
                     write_text(o.buf(), e, None, false);
                 }
@@ -66,7 +66,7 @@ pub fn run(c: &Command, cmd: Cmd, file_mode: bool) -> Result<i32, Failure> {
             })?;
             if xml && n > 0 {
                 o.buf()
-                    .extend_from_slice(super::xml::EXPECT_FOOTER.as_bytes());
+                    .extend_from_slice(crate::format::xml::EXPECT_FOOTER.as_bytes());
             }
             o.flush()?;
             Ok(summary(Cmd::ExpList, n, false))
@@ -98,7 +98,7 @@ pub fn run(c: &Command, cmd: Cmd, file_mode: bool) -> Result<i32, Failure> {
             let mut ct = Conntrack::open()?;
             match ct.expect_get(&t, None)? {
                 Some(e) => {
-                    let mut out = crate::cli::output::Out::stdout();
+                    let mut out = crate::stdio::out::Out::stdout();
                     write_text(out.buf(), &e, None, false);
                     out.line_done()?;
                     out.flush()?;
@@ -182,13 +182,13 @@ fn events(c: &Command, filter: &ExpectFilter) -> Result<i32, Failure> {
     } else {
         ev::ALL
     };
-    crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
+    crate::stdio::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
     let mut sub = ct.expect_events(mask & ev::NEW != 0, mask & ev::DESTROY != 0)?;
-    let mut out = crate::cli::output::Out::stdout();
+    let mut out = crate::stdio::out::Out::stdout();
     let mut n = 0u64;
-    while !crate::cli::signals::terminated() {
-        sub.next_batch(Some(crate::cli::events::SIGNAL_TICK), |kind, e| {
+    while !crate::stdio::signals::terminated() {
+        sub.next_batch(Some(crate::stdio::signals::SIGNAL_TICK), |kind, e| {
             if !filter.matches(e) {
                 return;
             }

@@ -14,9 +14,7 @@
 pub mod expect;
 mod print;
 pub mod progname;
-pub mod save;
 mod table;
-pub mod xml;
 
 use std::io::{BufRead, Write};
 

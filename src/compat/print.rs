@@ -5,15 +5,17 @@
 
 use ctctl_netlink::conntrack::Flow;
 
-use crate::cli::args::Format;
-use crate::cli::output::Out;
-use crate::cli::text::LabelStyle;
-use crate::cli::{EventTag, Render};
 use crate::format::conntrack8::command::out;
 use crate::format::conntrack8::options::{opt, Command as Cmd};
 use crate::format::conntrack8::Command;
+use crate::format::record::EventTag;
+use crate::format::render::Format;
+use crate::format::render::Render;
+use crate::format::text::LabelStyle;
+use crate::stdio::out::Out;
 
-use super::{progname, save, xml};
+use super::progname;
+use crate::format::{save, xml};
 
 /// A command's printer.
 pub struct Printer {
@@ -80,7 +82,7 @@ impl Printer {
                 out.buf().extend_from_slice(xml::HEADER.as_bytes());
             }
             self.started = true;
-            let now = crate::cli::now_ns() / 1_000_000_000;
+            let now = crate::format::record::now_ns() / 1_000_000_000;
             xml::write_flow(out.buf(), f, tag.map(|t| t.name), self.stamp, now);
             if let Some(t) = tag.filter(|t| t.portid != 0) {
                 out.buf()
@@ -91,7 +93,7 @@ impl Printer {
             save::write(out.buf(), f, cmd);
         } else {
             if let (true, Some(t)) = (self.stamp, tag) {
-                crate::cli::events::timestamp_prefix(out.buf(), t.time_ns);
+                crate::format::text::timestamp_prefix(out.buf(), t.time_ns);
             }
             self.render.flow(out.buf(), f, tag);
             if let Some(t) = tag.filter(|t| t.portid != 0 && self.save.is_none()) {

@@ -9,16 +9,16 @@ use ctctl_netlink::conntrack::{Flow, KernelFilter, RequestBuf, Tuple};
 
 use super::print::Printer;
 use super::{err2str, left_out, note, say, summary, Failure};
-use crate::cli::output::Out;
 use crate::conntrack::{Conntrack, Table};
-use crate::filter::KernelPlan;
-use crate::filterset::Selection;
 use crate::format::conntrack8::build;
 use crate::format::conntrack8::command::{ev, Table as CtTable};
 use crate::format::conntrack8::options::{opt, Command as Cmd};
 use crate::format::conntrack8::Command;
-use crate::probe::Criteria;
 use crate::select::conntrack8::{update_change, Selection8, Use};
+use crate::select::plan::Criteria;
+use crate::select::plan::KernelPlan;
+use crate::select::selection::Selection;
+use crate::stdio::out::Out;
 
 fn selection(c: &Command, use_: Use) -> Result<Selection8, Failure> {
     let sel = Selection8::new(c, use_).map_err(Failure::param)?;
@@ -331,7 +331,7 @@ pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
         // changes.
         let answer = if c.family == 0 {
             Reply::Error(libc::EOPNOTSUPP)
-        } else if crate::filter::orig_zone(f) != 0 {
+        } else if crate::flow::orig_zone(f) != 0 {
             Reply::Error(libc::ENOENT)
         } else if change.nat {
             Reply::Error(libc::EOPNOTSUPP)
@@ -462,7 +462,7 @@ pub fn events(c: &Command) -> Result<i32, Failure> {
         buffer_size: crate::events::DEFAULT_BUFFER,
         reliable: false,
     };
-    crate::cli::signals::install().map_err(|e| Failure::other(e.to_string()))?;
+    crate::stdio::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
     let prefilter = crate::Filter {
         family: (c.family != 0).then_some(c.family),
@@ -472,13 +472,17 @@ pub fn events(c: &Command) -> Result<i32, Failure> {
     let mut printer = Printer::new(c, Cmd::Event);
     let mut out = Out::stdout();
     let mut n = 0u64;
-    while !crate::cli::signals::terminated() {
+    while !crate::stdio::signals::terminated() {
         let polled = stream.poll(Some(std::time::Duration::from_millis(250)), |ev| {
             if !sel.matches(&ev.flow) {
                 return;
             }
             n += 1;
-            let tag = crate::cli::EventTag::of(ev.kind, crate::cli::now_ns(), ev.portid);
+            let tag = crate::format::record::EventTag::of(
+                ev.kind,
+                crate::format::record::now_ns(),
+                ev.portid,
+            );
             let _ = printer.flow(&mut out, &ev.flow, Some(&tag));
         })?;
         if polled.received < crate::events::BATCH {

@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use crate::filter::{family_name, proto_name};
+use crate::flow::{family_name, proto_name};
 use crate::live::{Follower, Snapshot};
 
 /// The followed tables, and how many top values to show.

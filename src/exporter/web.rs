@@ -210,7 +210,7 @@ pub fn load(path: &Path) -> Result<(Loaded, Stamps), ConfigError> {
     if let Some(r) = fc.rate_limit {
         let interval = match r.interval.as_deref() {
             None => Duration::ZERO,
-            Some(s) => crate::filter::parse_wait(s).map_err(|_| {
+            Some(s) => crate::select::values::parse_wait(s).map_err(|_| {
                 err(
                     path,
                     format!("rate_limit.interval: {s:?} is not a duration such as 1s or 500ms"),

@@ -132,7 +132,7 @@ pub fn identity(f: &Flow<'_>) -> u64 {
         | u64::from(o.proto.unwrap_or(0)) << 48
         | u64::from(o.src_port.unwrap_or(0)) << 32
         | u64::from(o.dst_port.unwrap_or(0)) << 16
-        | u64::from(crate::filter::orig_zone(f));
+        | u64::from(crate::flow::orig_zone(f));
     let w5 = u64::from(o.icmp_type.unwrap_or(0)) << 56
         | u64::from(o.icmp_code.unwrap_or(0)) << 48
         | u64::from(o.icmp_id.unwrap_or(0)) << 32

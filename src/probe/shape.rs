@@ -26,7 +26,9 @@ use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, ProtoInfo, Status, Tup
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
 use super::Op;
-use crate::filter::{zone_id, Cidr, Filter, Match, PortRange, StatusMatch};
+use crate::flow::zone_id;
+use crate::select::criteria::{Cidr, Match, PortRange, StatusMatch};
+use crate::select::filter::Filter;
 
 /// The criteria a request carries (bits).
 pub mod field {
@@ -142,8 +144,8 @@ impl fmt::Display for Shape {
         };
         write!(f, "{op} {fam}")?;
         if let Some(p) = self.proto {
-            write!(f, " {}", crate::filter::proto_name(p))?;
-            if crate::filter::proto_name(p) == "unknown" {
+            write!(f, " {}", crate::flow::proto_name(p))?;
+            if crate::flow::proto_name(p) == "unknown" {
                 write!(f, "/{p}")?;
             }
         }
@@ -226,7 +228,7 @@ fn target(s: &Shape) -> Flow<'static> {
     let v = values(family);
     let p = s.proto.unwrap_or(proto::TCP);
     let icmp = matches!(p, proto::ICMP | proto::ICMPV6);
-    let ports = crate::filter::has_ports(p);
+    let ports = crate::flow::has_ports(p);
     let orig = Tuple {
         src: Some(v.osrc),
         dst: Some(v.odst),
@@ -238,7 +240,7 @@ fn target(s: &Shape) -> Flow<'static> {
         icmp_id: icmp.then_some(7),
         zone: None,
     };
-    let reply = crate::create::mirror(&orig);
+    let reply = crate::flow::mirror(&orig);
     Flow {
         family,
         orig,
@@ -550,8 +552,8 @@ pub fn experiment(s: &Shape) -> Option<Experiment> {
                 Some(_) | None => {}
             }
         }
-        let orig = (e.orig, crate::filter::orig_zone(&e));
-        let reply = (e.reply, crate::filter::reply_zone(&e));
+        let orig = (e.orig, crate::flow::orig_zone(&e));
+        let reply = (e.reply, crate::flow::reply_zone(&e));
         if orig == reply || !seen.insert(orig) || !seen.insert(reply) {
             return Some(Experiment {
                 filter,
@@ -703,11 +705,11 @@ mod tests {
             let mut seen = std::collections::HashSet::new();
             for e in &x.entries {
                 assert!(
-                    seen.insert((e.orig, crate::filter::orig_zone(e))),
+                    seen.insert((e.orig, crate::flow::orig_zone(e))),
                     "{s}: orig clash {e:?}"
                 );
                 assert!(
-                    seen.insert((e.reply, crate::filter::reply_zone(e))),
+                    seen.insert((e.reply, crate::flow::reply_zone(e))),
                     "{s}: reply clash {e:?}"
                 );
             }

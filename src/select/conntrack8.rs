@@ -27,11 +27,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use ctctl_netlink::conntrack::{proto, Flow, KernelFilter, ProtoInfo, Tuple};
 
-use crate::filter::KernelPlan;
-use crate::filterset::Selection;
 use crate::format::conntrack8::command::{ips, Command, Template};
 use crate::format::conntrack8::options::{opt, Command as Cmd};
-use crate::probe::Criteria;
+use crate::select::plan::Criteria;
+use crate::select::plan::KernelPlan;
+use crate::select::selection::Selection;
 
 /// Which of conntrack's callbacks the selection is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,16 +511,10 @@ impl Selection8 {
         {
             return false;
         }
-        if t.orig
-            .zone
-            .is_some_and(|z| crate::filter::orig_zone(f) != z)
-        {
+        if t.orig.zone.is_some_and(|z| crate::flow::orig_zone(f) != z) {
             return false;
         }
-        if t.repl
-            .zone
-            .is_some_and(|z| crate::filter::reply_zone(f) != z)
-        {
+        if t.repl.zone.is_some_and(|z| crate::flow::reply_zone(f) != z) {
             return false;
         }
         if self.use_ == Use::Delete && self.options & opt::STATUS != 0 {

@@ -190,7 +190,7 @@ fn library_filterset_streams_like_a_filter() {
     load(&ns);
     let line = |s: &str| {
         ctctl::Filter {
-            dst: Some(ctctl::filter::parse_addrs(s).unwrap()),
+            dst: Some(ctctl::select::values::parse_addrs(s).unwrap()),
             ..ctctl::Filter::default()
         }
         .normalize()

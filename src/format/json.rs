@@ -4,9 +4,9 @@
 
 use ctctl_netlink::conntrack::{proto, Counters, Flow, ProtoInfo, Tuple};
 
+use super::record::EventTag;
 use super::text::{num, write_ip};
-use super::EventTag;
-use crate::filter::{family_name, proto_name};
+use crate::flow::{family_name, proto_name};
 
 /// Appends the JSON object for `f` (without the newline). With `event`,
 /// the object starts with `"time"` (RFC 3339) and `"event"`, and carries

@@ -14,28 +14,11 @@ use std::net::IpAddr;
 
 use ctctl_netlink::conntrack::{Flow, KernelFilter};
 
-use crate::filter::{Cidr, Filter, KernelPlan, Match};
-use crate::probe::Criteria;
-
-/// What the kernel and the userspace match need to know of a selection:
-/// a [`Filter`] or a [`FilterSet`], accepted wherever entries are streamed.
-pub trait Selection {
-    /// The userspace match.
-    fn matches(&self, f: &Flow<'_>) -> bool;
-    /// The kernel's share, given the criteria proved on this kernel.
-    fn kernel_plan(&self, proved: Criteria) -> KernelPlan;
-}
-
-impl Selection for Filter {
-    #[inline]
-    fn matches(&self, f: &Flow<'_>) -> bool {
-        Filter::matches(self, f)
-    }
-
-    fn kernel_plan(&self, proved: Criteria) -> KernelPlan {
-        Filter::kernel_plan(self, proved)
-    }
-}
+use crate::select::criteria::{Cidr, Match};
+use crate::select::filter::Filter;
+use crate::select::plan::Criteria;
+use crate::select::plan::KernelPlan;
+use crate::select::selection::Selection;
 
 /// Where a line is indexed: the direction of the address it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -197,7 +180,7 @@ impl Selection for FilterSet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::{PortRange, StatusMatch};
+    use crate::select::criteria::{PortRange, StatusMatch};
     use ctctl_netlink::conntrack::{proto, Tuple};
 
     fn udp(src: &str, dst: &str, reply_src: &str, dport: u16) -> Flow<'static> {
@@ -252,7 +235,7 @@ mod tests {
     }
 
     fn addrs(s: &str) -> Option<Match<Cidr>> {
-        Some(crate::filter::parse_addrs(s).unwrap())
+        Some(crate::select::values::parse_addrs(s).unwrap())
     }
 
     #[test]

@@ -47,3 +47,9 @@ pub fn terminated() -> bool {
 pub fn take_hangup() -> bool {
     HANGUP.swap(false, Ordering::SeqCst)
 }
+
+/// The longest a wait for events lasts before the loop looks at its signal
+/// flags again: a signal that lands just before the wait starts does not
+/// interrupt it, so without this bound SIGTERM could go unseen until the
+/// next event.
+pub const SIGNAL_TICK: std::time::Duration = std::time::Duration::from_millis(250);

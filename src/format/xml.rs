@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use ctctl_netlink::conntrack::{proto, Flow, Status, Tuple};
 use ctctl_netlink::header::AF_INET6;
 
-use crate::filter::proto_name;
+use crate::flow::proto_name;
 
 /// The document's opening, written before the first flow.
 pub const HEADER: &str = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<conntrack>\n";

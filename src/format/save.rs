@@ -4,8 +4,8 @@
 
 use ctctl_netlink::conntrack::{proto, Flow, Status};
 
-use crate::create::nat_of;
-use crate::filter::proto_name;
+use crate::flow::nat_of;
+use crate::flow::proto_name;
 
 /// Appends the save line of `f`, starting with `command`.
 pub fn write(out: &mut Vec<u8>, f: &Flow<'_>, command: &str) {

@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ctctl_netlink::conntrack::{proto, Counters, Flow, Status, Tuple};
 
-use super::EventTag;
+use super::record::EventTag;
 
-use crate::filter::{family_name, proto_name};
+use crate::flow::{family_name, proto_name};
 
 /// Which optional parts to print.
 #[derive(Debug, Clone, Copy, Default)]
@@ -393,6 +393,21 @@ fn write_ipv6(out: &mut Vec<u8>, a: &Ipv6Addr) {
     if best_base != usize::MAX && best_base + best_len == 8 {
         out.push(b':');
     }
+}
+
+/// conntrack -E's `--timestamp` prefix: `[seconds.micros]\t`.
+pub fn timestamp_prefix(out: &mut Vec<u8>, ns: u64) {
+    let secs = ns / 1_000_000_000;
+    let micros = (ns % 1_000_000_000) / 1000;
+    out.push(b'[');
+    num(out, secs);
+    out.push(b'.');
+    let m = micros.to_string();
+    for _ in m.len()..6 {
+        out.push(b'0');
+    }
+    out.extend_from_slice(m.as_bytes());
+    out.extend_from_slice(b"]\t");
 }
 
 #[cfg(test)]

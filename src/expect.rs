@@ -18,7 +18,7 @@ use ctctl_netlink::Socket;
 
 use crate::error::Result;
 use crate::select::criteria::{Cidr, Match};
-use crate::Conntrack;
+use crate::conntrack::Conntrack;
 
 /// Which expectations a command selects. Every criterion set must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,7 +63,7 @@ impl ExpectFilter {
 
     /// Whether every expectation is selected: no criterion but the family,
     /// once address criteria that hold for every address of that family
-    /// (a /0) are left out, as [`crate::Filter::selects_everything`] judges.
+    /// (a /0) are left out, as [`crate::select::filter::Filter::selects_everything`] judges.
     pub fn selects_everything(&self) -> bool {
         let mut f = self.clone();
         for c in [&mut f.src, &mut f.dst, &mut f.master_src, &mut f.master_dst] {
@@ -158,7 +158,7 @@ impl Conntrack {
     /// conntrack(8): `-G expect`.
     pub fn expect_get(
         &mut self,
-        tuple: &crate::Tuple,
+        tuple: &ctctl_netlink::conntrack::Tuple,
         zone: Option<u16>,
     ) -> Result<Option<Expect>> {
         let mut req = RequestBuf::new();
@@ -197,7 +197,7 @@ impl Conntrack {
     /// `id` when given. Returns whether one was deleted.
     pub fn expect_delete(
         &mut self,
-        tuple: &crate::Tuple,
+        tuple: &ctctl_netlink::conntrack::Tuple,
         zone: Option<u16>,
         id: Option<u32>,
     ) -> Result<bool> {
@@ -222,7 +222,7 @@ impl Conntrack {
         let mut deleter = Conntrack::with_socket(self.sibling_socket()?);
         let (mut done, mut gone) = (0u64, 0u64);
         self.expect_for_each(filter, |e| {
-            let tuple = crate::Tuple {
+            let tuple = ctctl_netlink::conntrack::Tuple {
                 zone: None,
                 ..e.tuple
             };
@@ -346,7 +346,7 @@ mod tests {
     fn ftp() -> Expect {
         Expect {
             family: 2,
-            master: crate::Tuple {
+            master: ctctl_netlink::conntrack::Tuple {
                 src: Some("10.0.0.1".parse().unwrap()),
                 dst: Some("10.0.0.2".parse().unwrap()),
                 proto: Some(6),
@@ -354,7 +354,7 @@ mod tests {
                 dst_port: Some(21),
                 ..Default::default()
             },
-            tuple: crate::Tuple {
+            tuple: ctctl_netlink::conntrack::Tuple {
                 src: Some("10.0.0.1".parse().unwrap()),
                 dst: Some("10.0.0.2".parse().unwrap()),
                 proto: Some(6),

@@ -650,7 +650,7 @@ impl FilterArgs {
     /// The filter these flags describe, checked for contradictions, with
     /// what `--idle-over` and `--older-than` need read from the calling
     /// thread's network namespace.
-    pub fn to_filter(&self) -> Result<Filter, crate::Error> {
+    pub fn to_filter(&self) -> Result<Filter, crate::error::Error> {
         let mut filter = self.parse()?;
         let paths = Paths::system();
         if !self.label.is_empty() {
@@ -866,7 +866,7 @@ pub struct TupleArgs {
 impl TupleArgs {
     /// The tuple, checked for completeness: both ports for port
     /// protocols, type, code and id for ICMP.
-    pub fn tuple(&self) -> Result<crate::Tuple, String> {
+    pub fn tuple(&self) -> Result<ctctl_netlink::conntrack::Tuple, String> {
         complete_tuple(
             self.proto,
             (self.src, self.dst),
@@ -886,7 +886,7 @@ pub fn complete_tuple(
     (sport, dport): (Option<u16>, Option<u16>),
     icmp: &IcmpArgs,
     names: (&str, &str, &str, &str),
-) -> Result<crate::Tuple, String> {
+) -> Result<ctctl_netlink::conntrack::Tuple, String> {
     use crate::flow::{has_ports, proto_name};
     use ctctl_netlink::conntrack::proto;
     if src.is_ipv4() != dst.is_ipv4() {
@@ -895,11 +895,11 @@ pub fn complete_tuple(
             names.0, names.1
         ));
     }
-    let mut t = crate::Tuple {
+    let mut t = ctctl_netlink::conntrack::Tuple {
         src: Some(src),
         dst: Some(dst),
         proto: Some(proto_num),
-        ..crate::Tuple::default()
+        ..ctctl_netlink::conntrack::Tuple::default()
     };
     if has_ports(proto_num) {
         let (Some(s), Some(d)) = (sport, dport) else {

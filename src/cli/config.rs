@@ -11,7 +11,7 @@ use crate::tune::keys::{discover, resolve, Key, Scope};
 use crate::tune::recommend::{self, Advice, Inputs};
 use crate::tune::set::{apply, plan, write_value, Change};
 use crate::tune::{persist, read_trimmed, read_u64, Paths};
-use crate::Conntrack;
+use crate::conntrack::Conntrack;
 
 /// `ctctl config`.
 pub fn run(cli: &Cli, a: &ConfigArgs) -> anyhow::Result<Outcome> {

@@ -13,7 +13,7 @@ use crate::flow::{family_name, proto_name};
 use crate::format::json;
 use crate::format::text;
 use crate::stdio::out::Out;
-use crate::Conntrack;
+use crate::conntrack::Conntrack;
 
 /// A group key: kept as a value, rendered only for output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -26,7 +26,8 @@ use crate::probe::{self, Op};
 use crate::select::filter::Filter;
 use crate::select::set::FilterSet;
 use crate::stdio::out::Out;
-use crate::{BatchStats, Conntrack};
+use crate::batch::BatchStats;
+use crate::conntrack::Conntrack;
 
 /// How the entries were removed, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

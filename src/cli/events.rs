@@ -21,7 +21,7 @@ use crate::format::render::Render;
 use crate::format::text;
 use crate::stdio::out::Out;
 use crate::stdio::signals;
-use crate::Conntrack;
+use crate::conntrack::Conntrack;
 
 /// Overrun warnings on stderr: at most one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(1);
@@ -274,7 +274,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// After an overrun: the table as it is now, so consumers can reconcile.
-fn resync(render: &Render, out: &mut Out, filter: &crate::Filter) -> anyhow::Result<u64> {
+fn resync(render: &Render, out: &mut Out, filter: &crate::select::filter::Filter) -> anyhow::Result<u64> {
     let mut ct = Conntrack::open()?;
     let mut n = 0;
     let tag = EventTag::resync(now_ns());

@@ -36,9 +36,9 @@ pub fn classify(err: &anyhow::Error) -> (i32, Option<String>) {
             return (code, Some(format!("{err:#}")));
         }
         // ctctl::Error is transparent over these, so look inside it too.
-        let (netns, netlink) = match cause.downcast_ref::<crate::Error>() {
-            Some(crate::Error::Netns(e)) => (Some(e), None),
-            Some(crate::Error::Netlink(e)) => (None, Some(e)),
+        let (netns, netlink) = match cause.downcast_ref::<crate::error::Error>() {
+            Some(crate::error::Error::Netns(e)) => (Some(e), None),
+            Some(crate::error::Error::Netlink(e)) => (None, Some(e)),
             _ => (
                 cause.downcast_ref::<crate::netns::NetnsError>(),
                 cause.downcast_ref::<ctctl_netlink::Error>(),

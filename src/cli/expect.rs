@@ -16,7 +16,9 @@ use super::Outcome;
 use crate::flow::proto_name;
 use crate::stdio::out::Out;
 use crate::stdio::signals;
-use crate::{Conntrack, ExpectFilter, Tuple};
+use crate::conntrack::Conntrack;
+use crate::expect::ExpectFilter;
+use ctctl_netlink::conntrack::Tuple;
 
 impl ExpectFilterArgs {
     /// The library filter.

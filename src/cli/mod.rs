@@ -20,7 +20,8 @@ use std::ops::ControlFlow;
 
 use crate::format::render::Render;
 use crate::stdio::out::Out;
-use crate::{netns, Conntrack};
+use crate::netns;
+use crate::conntrack::Conntrack;
 use args::{Cli, Command, Format, GetArgs, ListArgs};
 
 /// How a command ended when it did not fail.
@@ -82,7 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// `"method"` when given).
 pub fn report_batch(
     cli: &Cli,
-    s: &crate::BatchStats,
+    s: &crate::batch::BatchStats,
     verb: &str,
     skipped: &str,
     method: Option<&str>,

@@ -23,8 +23,8 @@ use crate::stdio::out::Out;
 use crate::tune::timeouts::StateTimeouts;
 use crate::tune::Paths;
 use crate::wait::WaitFor;
-use crate::BatchStats;
-use crate::Conntrack;
+use crate::batch::BatchStats;
+use crate::conntrack::Conntrack;
 
 fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'static>> {
     let bits = labels

@@ -17,7 +17,8 @@ use crate::stdio::out::Out;
 use crate::tune::keys::{discover, Key};
 use crate::tune::recommend::{human_bytes, BYTES_PER_ENTRY};
 use crate::tune::{read_trimmed, read_u64, Paths};
-use crate::{Conntrack, Filter};
+use crate::conntrack::Conntrack;
+use crate::select::filter::Filter;
 
 /// Nagios-style verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,7 +181,7 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
             Ok(ControlFlow::Continue(()))
         },
     )?;
-    r.expect_count = ct.expect_count(&crate::ExpectFilter::default())?;
+    r.expect_count = ct.expect_count(&crate::expect::ExpectFilter::default())?;
     r.expect_max = read_u64(&paths.netfilter("nf_conntrack_expect_max"))?;
     r.expect_stats = ct.expect_totals()?;
     r.warn = a.warn;

@@ -12,7 +12,9 @@ use crate::format::conntrack8::command::{ev, out};
 use crate::format::conntrack8::options::{opt, Command as Cmd};
 use crate::format::conntrack8::Command;
 use crate::format::expect::write_text;
-use crate::{Conntrack, ExpectFilter, Tuple};
+use crate::conntrack::Conntrack;
+use crate::expect::ExpectFilter;
+use ctctl_netlink::conntrack::Tuple;
 
 /// The tuple `-s -d -p --sport --dport` name (the master for `-I`, the
 /// expected connection for `-G` and `-D`), as libnetfilter_conntrack

@@ -89,8 +89,8 @@ thread_local! {
     static RUNNING: std::cell::Cell<Option<Cmd>> = const { std::cell::Cell::new(None) };
 }
 
-impl From<crate::Error> for Failure {
-    fn from(e: crate::Error) -> Failure {
+impl From<crate::error::Error> for Failure {
+    fn from(e: crate::error::Error) -> Failure {
         let cmd = RUNNING.with(|r| r.get());
         Failure::other(format!("Operation failed: {}", errno_message(&e, cmd)))
     }
@@ -98,7 +98,7 @@ impl From<crate::Error> for Failure {
 
 impl From<ctctl_netlink::Error> for Failure {
     fn from(e: ctctl_netlink::Error) -> Failure {
-        Failure::from(crate::Error::from(e))
+        Failure::from(crate::error::Error::from(e))
     }
 }
 
@@ -154,7 +154,7 @@ fn left_out(n: u64) {
     }
 }
 
-fn errno_message(e: &crate::Error, cmd: Option<Cmd>) -> String {
+fn errno_message(e: &crate::error::Error, cmd: Option<Cmd>) -> String {
     match e.errno() {
         Some(n) => err2str(n, cmd),
         None => e.to_string(),
@@ -275,7 +275,7 @@ fn load_file(file: &str, system: &System) -> Result<i32, Failure> {
             Some(Cmd::Create | Cmd::Add) => {
                 let ct = match &mut ct {
                     Some(ct) => ct,
-                    None => ct.insert(crate::Conntrack::open()?),
+                    None => ct.insert(crate::conntrack::Conntrack::open()?),
                 };
                 table::create(c, true, ct)?;
             }
@@ -356,7 +356,7 @@ fn run(c: &Command, file_mode: bool) -> Result<i32, Failure> {
         Cmd::Count => table::count(),
         Cmd::Stats => table::stats(),
         Cmd::Flush => table::flush(c, file_mode),
-        Cmd::Create | Cmd::Add => table::create(c, file_mode, &mut crate::Conntrack::open()?),
+        Cmd::Create | Cmd::Add => table::create(c, file_mode, &mut crate::conntrack::Conntrack::open()?),
         Cmd::Delete => table::delete(c, file_mode),
         Cmd::Update => table::update(c, file_mode),
         Cmd::Get => table::get(c),

@@ -45,7 +45,7 @@ fn selection(c: &Command, use_: Use) -> Result<Selection8, Failure> {
     Ok(sel)
 }
 
-fn failed(e: &crate::Error, cmd: Cmd) -> Failure {
+fn failed(e: &crate::error::Error, cmd: Cmd) -> Failure {
     Failure::other(format!(
         "Operation failed: {}",
         super::errno_message(e, Some(cmd))
@@ -97,7 +97,7 @@ pub fn list(c: &Command) -> Result<i32, Failure> {
             }
         })
         .map_err(|e| match e {
-            crate::Error::NotExact(_) => Failure::other(format!(
+            crate::error::Error::NotExact(_) => Failure::other(format!(
                 "Operation failed: {e} [ctctl: refused, differs from conntrack 1.4.7: unproved-zero]"
             )),
             e => failed(&e, Cmd::List),
@@ -166,9 +166,9 @@ pub fn stats() -> Result<i32, Failure> {
 /// by tuple and id from a dump.
 pub fn flush(c: &Command, _file_mode: bool) -> Result<i32, Failure> {
     let mut ct = Conntrack::open()?;
-    let filter = crate::Filter {
+    let filter = crate::select::filter::Filter {
         family: (c.family != 0).then_some(c.family),
-        ..crate::Filter::all()
+        ..crate::select::filter::Filter::all()
     };
     let plan = crate::probe::plan(&filter, crate::probe::Op::Flush);
     if plan.exact {
@@ -464,9 +464,9 @@ pub fn events(c: &Command) -> Result<i32, Failure> {
     };
     crate::stdio::signals::install().map_err(|e| Failure::other(e.to_string()))?;
     let ct = Conntrack::open()?;
-    let prefilter = crate::Filter {
+    let prefilter = crate::select::filter::Filter {
         family: (c.family != 0).then_some(c.family),
-        ..crate::Filter::default()
+        ..crate::select::filter::Filter::default()
     };
     let mut stream = ct.events(&opts, &prefilter)?;
     let mut printer = Printer::new(c, Cmd::Event);

@@ -191,9 +191,9 @@ impl Follower {
     /// before this returns (an error names the one that failed); with
     /// `All`, the worker finds and dumps them as it starts, each one that
     /// cannot be reached skipped.
-    pub fn start(targets: Targets, opts: FollowOptions) -> crate::Result<Follower> {
+    pub fn start(targets: Targets, opts: FollowOptions) -> crate::error::Result<Follower> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-            .map_err(|e| crate::Error::Probe(format!("epoll: {e}")))?;
+            .map_err(|e| crate::error::Error::Probe(format!("epoll: {e}")))?;
         let watch = match targets {
             Targets::All => watch_named(),
             Targets::Fixed(_) => None,
@@ -223,7 +223,7 @@ impl Follower {
                             (m.dev(), m.ino())
                         })
                         .map_err(|_| {
-                            crate::Error::Netns(crate::netns::NetnsError::NotFound {
+                            crate::error::Error::Netns(crate::netns::NetnsError::NotFound {
                                 name: label.clone(),
                                 path: p.clone(),
                             })
@@ -240,12 +240,12 @@ impl Follower {
         std::thread::Builder::new()
             .name("ctctl-events".into())
             .spawn(move || event_loop(&loop_inner))
-            .map_err(|e| crate::Error::Probe(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| crate::error::Error::Probe(format!("cannot start a thread: {e}")))?;
         let work_inner = Arc::clone(&inner);
         std::thread::Builder::new()
             .name("ctctl-worker".into())
             .spawn(move || worker(&work_inner))
-            .map_err(|e| crate::Error::Probe(format!("cannot start a thread: {e}")))?;
+            .map_err(|e| crate::error::Error::Probe(format!("cannot start a thread: {e}")))?;
         Ok(Follower {
             _stop: Arc::new(StopOnDrop(Arc::clone(&inner))),
             inner,
@@ -290,7 +290,7 @@ fn open(
     label: String,
     path: Option<String>,
     pid: Option<u32>,
-) -> crate::Result<Arc<Ns>> {
+) -> crate::error::Result<Arc<Ns>> {
     let ev_opts = EventOptions {
         new: true,
         update: true,
@@ -298,9 +298,9 @@ fn open(
         buffer_size: inner.opts.buffer_size,
         reliable: false,
     };
-    let make = move || -> crate::Result<(Socket, Conntrack)> {
+    let make = move || -> crate::error::Result<(Socket, Conntrack)> {
         let ev = Socket::open()?;
-        crate::events::subscribe_socket(&ev, &ev_opts, &crate::Filter::all())?;
+        crate::events::subscribe_socket(&ev, &ev_opts, &crate::select::filter::Filter::all())?;
         Ok((ev, Conntrack::open()?))
     };
     let (ev, ctl) = match &path {
@@ -355,7 +355,7 @@ fn release(inner: &Inner, ns: &Arc<Ns>) {
 /// Dumps the namespace's table into a fresh one and swaps it in, with its
 /// event socket out of the loop meanwhile (its events wait in the
 /// socket's buffer and apply to the fresh table after).
-fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
+fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::error::Result<()> {
     let first = lock(&ns.sched).dumped.is_none();
     {
         let mut ev = lock(&ns.events);
@@ -364,7 +364,7 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
             ev.1 = true;
         }
     }
-    let result = (|| -> crate::Result<()> {
+    let result = (|| -> crate::error::Result<()> {
         let mut ctl = lock(&ns.ctl);
         let count = ctl.stats().map(|s| s.entries as usize).ok();
         let hint = count.unwrap_or(0);
@@ -374,7 +374,7 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::Result<()> {
         // at a million): a namespace found empty (a pod's, seen as it is
         // made) is not dumped; its entries come as events.
         if !(first && count == Some(0)) {
-            ctl.for_each(&crate::Filter::all(), |f| {
+            ctl.for_each(&crate::select::filter::Filter::all(), |f| {
                 fresh.insert(f);
                 std::ops::ControlFlow::Continue(())
             })?;
@@ -465,14 +465,14 @@ fn event_loop(inner: &Inner) {
 const COALESCE: Duration = Duration::from_millis(2);
 
 /// Reads the kernel's figures of a namespace (no dump of the table).
-fn refresh(ns: &Ns) -> crate::Result<()> {
+fn refresh(ns: &Ns) -> crate::error::Result<()> {
     let mut ctl = lock(&ns.ctl);
     let g = ctl.stats()?;
     let mut sum = ctctl_netlink::stats::CpuStats::default();
     for c in ctl.stats_cpu()? {
         sum.add(&c);
     }
-    let expectations = ctl.expect_count(&crate::ExpectFilter::default())?;
+    let expectations = ctl.expect_count(&crate::expect::ExpectFilter::default())?;
     let expect_stats = ctl.expect_totals()?;
     drop(ctl);
     let mut t = lock(&ns.table);

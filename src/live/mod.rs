@@ -44,7 +44,7 @@ impl Live {
     /// Starts keeping the table of `netns` (a name or path; `None`: the
     /// calling thread's namespace). Returns once the first dump is in and
     /// ranked.
-    pub fn start(netns: Option<String>, opts: LiveOptions) -> crate::Result<Live> {
+    pub fn start(netns: Option<String>, opts: LiveOptions) -> crate::error::Result<Live> {
         let label = netns.clone().unwrap_or_else(|| "self".to_string());
         let follower = Follower::start(Targets::Fixed(vec![(label, netns)]), opts)?;
         follower.rank_now();

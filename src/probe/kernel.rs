@@ -10,7 +10,7 @@ use ctctl_netlink::header::IPCTNL_MSG_CT_NEW;
 use ctctl_netlink::Socket;
 
 use super::shape::{self, Outcome, ProbeTable, Shape};
-use crate::Conntrack;
+use crate::conntrack::Conntrack;
 
 struct KernelTable {
     ct: Conntrack,

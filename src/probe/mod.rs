@@ -414,11 +414,11 @@ pub fn all_shapes() -> Vec<Shape> {
 /// (`ctctl probe`, `ctctl probe --all`); returns them with the time taken.
 pub fn reprobe(
     shapes: Vec<Shape>,
-) -> Result<(Vec<(Shape, Outcome)>, std::time::Duration), crate::Error> {
-    let key = BootKey::current().map_err(crate::Error::Probe)?;
+) -> Result<(Vec<(Shape, Outcome)>, std::time::Duration), crate::error::Error> {
+    let key = BootKey::current().map_err(crate::error::Error::Probe)?;
     let started = std::time::Instant::now();
     let outcomes = kernel::run(shapes.clone())
-        .map_err(|e| crate::Error::Probe(format!("the kernel probe could not run: {e}")))?;
+        .map_err(|e| crate::error::Error::Probe(format!("the kernel probe could not run: {e}")))?;
     let elapsed = started.elapsed();
     let verdicts: BTreeMap<String, String> = shapes
         .iter()
@@ -426,7 +426,7 @@ pub fn reprobe(
         .map(|(s, o)| (s.key(), encode(o)))
         .collect();
     cache::store(&key, &verdicts, true).map_err(|e| {
-        crate::Error::Probe(format!("cannot keep the verdicts in {}: {e}", cache::DIR))
+        crate::error::Error::Probe(format!("cannot keep the verdicts in {}: {e}", cache::DIR))
     })?;
     let mut k = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
     k.loaded = true;

@@ -16,9 +16,9 @@ use ctctl_netlink::header::Messages;
 use ctctl_netlink::socket::{classify, Reply};
 use ctctl_netlink::Socket;
 
+use crate::conntrack::Conntrack;
 use crate::error::Result;
 use crate::select::criteria::{Cidr, Match};
-use crate::conntrack::Conntrack;
 
 /// Which expectations a command selects. Every criterion set must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

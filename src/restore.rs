@@ -9,6 +9,15 @@ use ctctl_netlink::conntrack::protoinfo::state_names;
 use ctctl_netlink::conntrack::{DccpInfo, Flow, Labels, ProtoInfo, SctpInfo, Status, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 use serde::Deserialize;
+use std::ops::ControlFlow;
+
+use ctctl_netlink::conntrack::request::Update;
+
+use crate::batch::BatchStats;
+use crate::conntrack::Conntrack;
+use crate::format::conntrack8::Command;
+use crate::select::conntrack8::{update_change, Selection8, Use};
+use crate::select::filter::Filter;
 
 /// One entry to create, parsed from a line.
 pub type Parsed = Flow<'static>;
@@ -213,6 +222,72 @@ fn parse_conntrack(line: &str) -> Result<Line, String> {
         }
         Some(Cmd::Update | Cmd::Delete | Cmd::Flush) => Ok(Line::Command(Box::new(c))),
         _ => Err("lines create (-I, -A), change (-U) or delete (-D, -F) entries".into()),
+    }
+}
+
+/// Runs a `-U`, `-D` or `-F` line of a restore file on the table, selecting
+/// as conntrack 1.4.7 selects ([`Selection8`]) and acting the way ctctl acts
+/// everywhere: `-D` deletes by tuple and id from a dump, `-F` flushes the
+/// family asked for by the exact way [`Conntrack::delete_matching`] picks,
+/// `-U` updates each selected entry that would change by its original tuple
+/// and zone. Returns the entries acted on.
+pub fn apply(ct: &mut Conntrack, c: &Command) -> std::result::Result<BatchStats, String> {
+    use crate::format::conntrack8::options::Command as Cmd;
+    let fail = |e: crate::error::Error| e.to_string();
+    match c.cmd {
+        Some(Cmd::Flush) => {
+            let family = Filter {
+                family: (c.family != 0).then_some(c.family),
+                ..Filter::all()
+            };
+            ct.delete_matching(&family, &mut |_| {})
+                .map(|(s, _)| s)
+                .map_err(fail)
+        }
+        Some(Cmd::Delete) => {
+            let sel = Selection8::new(c, Use::Delete)?;
+            ct.delete_selected(&sel, &mut |_| {}).map_err(fail)
+        }
+        Some(Cmd::Update) => {
+            let sel = Selection8::new(c, Use::Update)?;
+            let mut modifier = Conntrack::with_socket(ct.sibling_socket().map_err(fail)?);
+            let mut stats = BatchStats::default();
+            let mut refused = None;
+            ct.stream(&sel, |f| -> crate::error::Result<ControlFlow<()>> {
+                let Some(change) = update_change(c, f) else {
+                    return Ok(ControlFlow::Continue(()));
+                };
+                if change.nat {
+                    // The kernel refuses NAT on an existing entry.
+                    refused = Some("NAT cannot be set on an existing entry".to_string());
+                    return Ok(ControlFlow::Break(()));
+                }
+                let u = Update {
+                    mark: change.mark.map(|m| (m, u32::MAX)),
+                    timeout: change.timeout,
+                    labels: change.labels,
+                    status: change.status.map(|s| s | Status::CONFIRMED.0),
+                    proto_info: change.proto_info,
+                };
+                let zone = Some(crate::flow::orig_zone(f)).filter(|z| *z != 0);
+                let lookup = Tuple {
+                    zone: None,
+                    ..f.orig
+                };
+                if modifier.update(&lookup, zone, &u)? {
+                    stats.done += 1;
+                } else {
+                    stats.skipped += 1;
+                }
+                Ok(ControlFlow::Continue(()))
+            })
+            .map_err(fail)?;
+            match refused {
+                Some(why) => Err(why),
+                None => Ok(stats),
+            }
+        }
+        _ => Err("only -I, -A, -U, -D and -F lines can be restored".to_string()),
     }
 }
 

@@ -5,13 +5,13 @@ use anyhow::bail;
 
 use super::args::{Cli, ConfigAction, ConfigArgs, Format, RecommendArgs, SetArgs};
 use super::Outcome;
+use crate::conntrack::Conntrack;
 use crate::format::json;
 use crate::stdio::out::Out;
 use crate::tune::keys::{discover, resolve, Key, Scope};
 use crate::tune::recommend::{self, Advice, Inputs};
 use crate::tune::set::{apply, plan, write_value, Change};
 use crate::tune::{persist, read_trimmed, read_u64, Paths};
-use crate::conntrack::Conntrack;
 
 /// `ctctl config`.
 pub fn run(cli: &Cli, a: &ConfigArgs) -> anyhow::Result<Outcome> {

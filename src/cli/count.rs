@@ -9,11 +9,11 @@ use ctctl_netlink::conntrack::Flow;
 
 use super::args::{Cli, CountArgs, CountBy, Format};
 use super::Outcome;
+use crate::conntrack::Conntrack;
 use crate::flow::{family_name, proto_name};
 use crate::format::json;
 use crate::format::text;
 use crate::stdio::out::Out;
-use crate::conntrack::Conntrack;
 
 /// A group key: kept as a value, rendered only for output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

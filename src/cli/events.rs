@@ -12,6 +12,7 @@ use ctctl_netlink::Socket;
 
 use super::args::{Cli, EventType, EventsArgs, Format};
 use super::Outcome;
+use crate::conntrack::Conntrack;
 use crate::events::{EventOptions, EventStream};
 use crate::format::json;
 use crate::format::number::thousands;
@@ -21,7 +22,6 @@ use crate::format::render::Render;
 use crate::format::text;
 use crate::stdio::out::Out;
 use crate::stdio::signals;
-use crate::conntrack::Conntrack;
 
 /// Overrun warnings on stderr: at most one per this interval.
 const WARN_EVERY: Duration = Duration::from_secs(1);
@@ -274,7 +274,11 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
 }
 
 /// After an overrun: the table as it is now, so consumers can reconcile.
-fn resync(render: &Render, out: &mut Out, filter: &crate::select::filter::Filter) -> anyhow::Result<u64> {
+fn resync(
+    render: &Render,
+    out: &mut Out,
+    filter: &crate::select::filter::Filter,
+) -> anyhow::Result<u64> {
     let mut ct = Conntrack::open()?;
     let mut n = 0;
     let tag = EventTag::resync(now_ns());

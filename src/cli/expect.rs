@@ -13,11 +13,11 @@ use super::args::{
     ExpectFilterArgs, ExpectFlag, ExpectGetArgs, Format,
 };
 use super::Outcome;
+use crate::conntrack::Conntrack;
+use crate::expect::ExpectFilter;
 use crate::flow::proto_name;
 use crate::stdio::out::Out;
 use crate::stdio::signals;
-use crate::conntrack::Conntrack;
-use crate::expect::ExpectFilter;
 use ctctl_netlink::conntrack::Tuple;
 
 impl ExpectFilterArgs {

@@ -18,10 +18,10 @@ pub mod top;
 
 use std::ops::ControlFlow;
 
-use crate::format::render::Render;
-use crate::stdio::out::Out;
-use crate::netns;
 use crate::conntrack::Conntrack;
+use crate::format::render::Render;
+use crate::netns;
+use crate::stdio::out::Out;
 use args::{Cli, Command, Format, GetArgs, ListArgs};
 
 /// How a command ended when it did not fail.

@@ -14,6 +14,8 @@ use super::args::{
     Cli, CreateArgs, Format, RestoreArgs, SaveArgs, UpdateArgs, WaitArgs, WaitCondition,
 };
 use super::{report_batch, Outcome};
+use crate::batch::BatchStats;
+use crate::conntrack::Conntrack;
 use crate::flow::mirror;
 use crate::flow::proto_name;
 use crate::format::json;
@@ -23,8 +25,6 @@ use crate::stdio::out::Out;
 use crate::tune::timeouts::StateTimeouts;
 use crate::tune::Paths;
 use crate::wait::WaitFor;
-use crate::batch::BatchStats;
-use crate::conntrack::Conntrack;
 
 fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'static>> {
     let bits = labels
@@ -263,7 +263,7 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
             std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?,
         )),
     };
-    let ct = Conntrack::open()?;
+    let mut ct = Conntrack::open()?;
     let mut creator = ct.creator(a.or_update)?;
     let mut bad_lines = 0u64;
     let mut parsed = 0u64;
@@ -296,9 +296,9 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> anyhow::Result<Outcome> {
                 // -U / -D / -F act on what the lines before created: send
                 // those first, then run the command in order.
                 creator.flush()?;
-                if let Err(e) = crate::compat::run_line(cmd) {
+                if let Err(e) = crate::restore::apply(&mut ct, cmd) {
                     bad_lines += 1;
-                    report_bad(n, &e.to_string());
+                    report_bad(n, &e);
                     if a.strict {
                         bail!("stopped at line {n} (--strict)");
                     }

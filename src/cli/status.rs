@@ -10,15 +10,15 @@ use ctctl_netlink::stats::CpuStats;
 
 use super::args::{Cli, Format, StatusArgs};
 use super::Outcome;
+use crate::conntrack::Conntrack;
 use crate::format::json;
 use crate::format::number::thousands;
 use crate::format::text;
+use crate::select::filter::Filter;
 use crate::stdio::out::Out;
 use crate::tune::keys::{discover, Key};
 use crate::tune::recommend::{human_bytes, BYTES_PER_ENTRY};
 use crate::tune::{read_trimmed, read_u64, Paths};
-use crate::conntrack::Conntrack;
-use crate::select::filter::Filter;
 
 /// Nagios-style verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -8,12 +8,12 @@ use std::ops::ControlFlow;
 use ctctl_netlink::expect::Expect;
 
 use super::{say, summary, Failure};
+use crate::conntrack::Conntrack;
+use crate::expect::ExpectFilter;
 use crate::format::conntrack8::command::{ev, out};
 use crate::format::conntrack8::options::{opt, Command as Cmd};
 use crate::format::conntrack8::Command;
 use crate::format::expect::write_text;
-use crate::conntrack::Conntrack;
-use crate::expect::ExpectFilter;
 use ctctl_netlink::conntrack::Tuple;
 
 /// The tuple `-s -d -p --sport --dport` name (the master for `-I`, the

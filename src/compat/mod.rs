@@ -219,12 +219,6 @@ pub fn parse_line(line: &str, system: &System) -> Result<Option<Command>, Failur
     Ok(Some(c))
 }
 
-/// Runs one parsed command as a `-R` line (no summary; nothing matched is
-/// no failure), in the calling thread's network namespace.
-pub fn run_line(c: &Command) -> Result<(), Failure> {
-    run(c, true).map(|_| ())
-}
-
 /// `-R FILE`: every line is read and checked first (a bad one stops
 /// everything before anything runs), then each runs in order until one
 /// fails.
@@ -356,7 +350,9 @@ fn run(c: &Command, file_mode: bool) -> Result<i32, Failure> {
         Cmd::Count => table::count(),
         Cmd::Stats => table::stats(),
         Cmd::Flush => table::flush(c, file_mode),
-        Cmd::Create | Cmd::Add => table::create(c, file_mode, &mut crate::conntrack::Conntrack::open()?),
+        Cmd::Create | Cmd::Add => {
+            table::create(c, file_mode, &mut crate::conntrack::Conntrack::open()?)
+        }
         Cmd::Delete => table::delete(c, file_mode),
         Cmd::Update => table::update(c, file_mode),
         Cmd::Get => table::get(c),

@@ -170,19 +170,7 @@ pub fn flush(c: &Command, _file_mode: bool) -> Result<i32, Failure> {
         family: (c.family != 0).then_some(c.family),
         ..crate::select::filter::Filter::all()
     };
-    let plan = crate::probe::plan(&filter, crate::probe::Op::Flush);
-    if plan.exact {
-        for kf in &plan.filters {
-            ct.flush(kf)?;
-        }
-    } else {
-        let mut deleter = ct.deleter()?;
-        ct.stream(&filter, |f| -> Result<ControlFlow<()>, Failure> {
-            deleter.push(f)?;
-            Ok(ControlFlow::Continue(()))
-        })?;
-        deleter.finish()?;
-    }
+    ct.delete_matching(&filter, &mut |_| {})?;
     say("connection tracking table has been emptied.");
     if c.family != 0 {
         note("ctctl: only this family was flushed; conntrack 1.4.7 flushes every family whatever -f says [ctctl: narrowed]");

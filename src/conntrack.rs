@@ -10,8 +10,6 @@ use ctctl_netlink::header::{Message, IPCTNL_MSG_CT_GET_STATS, IPCTNL_MSG_CT_NEW}
 use ctctl_netlink::stats::{CpuStats, GlobalStats};
 use ctctl_netlink::Socket;
 
-use crate::create::{create_request, Creator, Updater};
-use crate::delete::Deleter;
 use crate::error::{Error, Result};
 use crate::events::{EventOptions, EventStream};
 use crate::netns;
@@ -72,12 +70,6 @@ impl Conntrack {
         }
     }
 
-    /// A [`Deleter`] for this table, with a socket of its own so that it can
-    /// delete while [`Conntrack::stream`] reads a dump.
-    pub fn deleter(&self) -> Result<Deleter> {
-        Ok(Deleter::new(self.sibling_socket()?))
-    }
-
     /// Deletes the entry with original tuple `orig` (and zone), only if its
     /// id is still `id` when given. Returns whether an entry was deleted
     /// (`false`: there was none). conntrack(8): `-D` with a full tuple.
@@ -108,25 +100,6 @@ impl Conntrack {
         Ok(())
     }
 
-    /// Creates `flow` (both tuples and a timeout are required; the status,
-    /// protocol state, mark, zone, helper and labels are used when set; NAT
-    /// is set up when the reply tuple is not the mirror of the original).
-    /// Returns `false` when the entry already exists, unless `or_update`,
-    /// which updates it instead. conntrack(8): `-I`.
-    pub fn create(&mut self, flow: &Flow<'_>, or_update: bool) -> Result<bool> {
-        let (flow, opts) = create_request(flow, or_update, true);
-        let mut req = RequestBuf::new();
-        request::create(&mut req, self.sock.next_seq(), &flow, &opts);
-        match self
-            .sock
-            .transact(&req, "create", |_| Ok(ControlFlow::Continue(())))
-        {
-            Ok(()) => Ok(true),
-            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// Changes the entry with original tuple `orig` (mark, timeout,
     /// labels). Returns `false` when there is no such entry. conntrack(8): `-U`.
     pub fn update(&mut self, orig: &Tuple, zone: Option<u16>, change: &Update) -> Result<bool> {
@@ -140,16 +113,6 @@ impl Conntrack {
             Err(e) if e.errno() == Some(libc::ENOENT) => Ok(false),
             Err(e) => Err(e.into()),
         }
-    }
-
-    /// A batch creator for this table (restore), on a socket of its own.
-    pub fn creator(&self, or_update: bool) -> Result<Creator> {
-        Ok(Creator::new(self.sibling_socket()?, or_update))
-    }
-
-    /// A batch updater for this table, on a socket of its own.
-    pub fn updater(&self) -> Result<Updater> {
-        Ok(Updater::new(self.sibling_socket()?))
     }
 
     /// Subscribes to this table's events; `prefilter`'s family and protocol

@@ -7,7 +7,12 @@ use ctctl_netlink::conntrack::request::{self, CreateOptions, Update};
 use ctctl_netlink::conntrack::{Flow, Tuple};
 use ctctl_netlink::Socket;
 
+use std::ops::ControlFlow;
+
+use ctctl_netlink::conntrack::RequestBuf;
+
 use crate::batch::{BatchStats, Batcher};
+use crate::conntrack::Conntrack;
 use crate::error::Result;
 use crate::flow::{mirror, nat_of};
 
@@ -38,6 +43,37 @@ pub fn create_request<'f>(
         ..mirror(&f.orig)
     };
     (Cow::Owned(plain), opts)
+}
+
+impl Conntrack {
+    /// Creates `flow` (both tuples and a timeout are required; the status,
+    /// protocol state, mark, zone, helper and labels are used when set; NAT
+    /// is set up when the reply tuple is not the mirror of the original).
+    /// Returns `false` when the entry already exists, unless `or_update`,
+    /// which updates it instead. conntrack(8): `-I`.
+    pub fn create(&mut self, flow: &Flow<'_>, or_update: bool) -> Result<bool> {
+        let (flow, opts) = create_request(flow, or_update, true);
+        let mut req = RequestBuf::new();
+        request::create(&mut req, self.socket().next_seq(), &flow, &opts);
+        match self
+            .socket()
+            .transact(&req, "create", |_| Ok(ControlFlow::Continue(())))
+        {
+            Ok(()) => Ok(true),
+            Err(e) if e.errno() == Some(libc::EEXIST) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A batch creator for this table (restore), on a socket of its own.
+    pub fn creator(&self, or_update: bool) -> Result<Creator> {
+        Ok(Creator::new(self.sibling_socket()?, or_update))
+    }
+
+    /// A batch updater for this table, on a socket of its own.
+    pub fn updater(&self) -> Result<Updater> {
+        Ok(Updater::new(self.sibling_socket()?))
+    }
 }
 
 /// Creates entries in batches (`ctctl restore`).

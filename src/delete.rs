@@ -51,6 +51,12 @@ impl Method {
 pub const MAX_LINE_FLUSHES: usize = 1;
 
 impl Conntrack {
+    /// A [`Deleter`] for this table, with a socket of its own so that it can
+    /// delete while [`Conntrack::stream`] reads a dump.
+    pub fn deleter(&self) -> Result<Deleter> {
+        Ok(Deleter::new(self.sibling_socket()?))
+    }
+
     /// Deletes what `filter` selects, by the cheapest way that is exact:
     /// one `DELETE` for an entry named by its full tuple and original
     /// zone; else a kernel flush, when the probe proved this kernel's flush

@@ -49,6 +49,11 @@ impl LabelMap {
         self.found
     }
 
+    /// The bits of `labels` (numbers or names), each checked.
+    pub fn bits(&self, labels: &[String]) -> Result<Vec<u32>, String> {
+        labels.iter().map(|l| self.bit(l)).collect()
+    }
+
     /// A label's bit: a number 0-127, or a name from the file.
     pub fn bit(&self, label: &str) -> Result<u32, String> {
         if let Ok(n) = label.parse::<u32>() {

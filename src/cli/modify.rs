@@ -27,14 +27,9 @@ use crate::tune::Paths;
 use crate::wait::WaitFor;
 
 fn labels_mask(paths: &Paths, labels: &[String]) -> anyhow::Result<Labels<'static>> {
-    let bits = labels
-        .iter()
-        .map(|l| {
-            crate::labels::LabelMap::load(paths)
-                .bit(l)
-                .map_err(anyhow::Error::msg)
-        })
-        .collect::<anyhow::Result<Vec<u32>>>()?;
+    let bits = crate::labels::LabelMap::load(paths)
+        .bits(labels)
+        .map_err(anyhow::Error::msg)?;
     Ok(Labels::from_bits(bits))
 }
 

@@ -10,10 +10,10 @@ use ctctl_netlink::header::IPCTNL_MSG_CT_NEW;
 use ctctl_netlink::Socket;
 
 use super::shape::{self, Outcome, ProbeTable, Shape};
-use crate::conntrack::Conntrack;
-
+/// The probe's table, on a bare socket (the probe sits below the
+/// [`Conntrack`](crate::conntrack::Conntrack) handle, which asks it what to send).
 struct KernelTable {
-    ct: Conntrack,
+    sock: Socket,
 }
 
 impl ProbeTable for KernelTable {
@@ -27,11 +27,10 @@ impl ProbeTable for KernelTable {
         };
         for f in entries {
             let mut req = RequestBuf::new();
-            let seq = self.ct.socket().next_seq();
+            let seq = self.sock.next_seq();
             ctctl_netlink::conntrack::request::create(&mut req, seq, f, &opts);
             match self
-                .ct
-                .socket()
+                .sock
                 .transact(&req, "probe create", |_| Ok(ControlFlow::Continue(())))
             {
                 Ok(()) => {}
@@ -44,10 +43,9 @@ impl ProbeTable for KernelTable {
 
     fn dump(&mut self, filter: &KernelFilter) -> Result<Vec<Flow<'static>>, i32> {
         let mut req = RequestBuf::new();
-        ctctl_netlink::conntrack::request::dump(&mut req, self.ct.socket().next_seq(), filter);
+        ctctl_netlink::conntrack::request::dump(&mut req, self.sock.next_seq(), filter);
         let mut out = Vec::new();
-        self.ct
-            .socket()
+        self.sock
             .transact(&req, "probe dump", |msg| {
                 if msg.header.msg() == IPCTNL_MSG_CT_NEW {
                     let f = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("probe"))?;
@@ -60,8 +58,10 @@ impl ProbeTable for KernelTable {
     }
 
     fn flush(&mut self, filter: &KernelFilter) -> Result<(), i32> {
-        self.ct
-            .flush(filter)
+        let mut req = RequestBuf::new();
+        ctctl_netlink::conntrack::request::flush(&mut req, self.sock.next_seq(), filter);
+        self.sock
+            .transact(&req, "probe flush", |_| Ok(ControlFlow::Continue(())))
             .map_err(|e| e.errno().unwrap_or(libc::EIO))
     }
 
@@ -73,18 +73,34 @@ impl ProbeTable for KernelTable {
                     zone: f.orig.zone,
                     ..f.orig
                 };
-                self.ct
-                    .get(&orig, f.zone)
-                    .map_err(|e| format!("looking up a probe entry: {e}"))
+                let mut req = RequestBuf::new();
+                ctctl_netlink::conntrack::request::get(
+                    &mut req,
+                    self.sock.next_seq(),
+                    &orig,
+                    f.zone,
+                );
+                let mut found = None;
+                let r = self.sock.transact(&req, "probe get", |msg| {
+                    if msg.header.msg() == IPCTNL_MSG_CT_NEW {
+                        let e = Flow::decode(msg).map_err(ctctl_netlink::Error::decode("probe"))?;
+                        found = Some(e.into_owned());
+                    }
+                    Ok(ControlFlow::Continue(()))
+                });
+                match r {
+                    Ok(()) => Ok(found),
+                    Err(e) if e.errno() == Some(libc::ENOENT) => Ok(None),
+                    Err(e) => Err(format!("looking up a probe entry: {e}")),
+                }
             })
             .collect()
     }
 
     fn clear(&mut self) -> Result<(), String> {
         // The private namespace holds only the probe's entries.
-        self.ct
-            .flush(&KernelFilter::default())
-            .map_err(|e| format!("emptying the probe table: {e}"))
+        self.flush(&KernelFilter::default())
+            .map_err(|e| format!("emptying the probe table: errno {e}"))
     }
 }
 
@@ -100,9 +116,7 @@ pub fn run(shapes: Vec<Shape>) -> Result<Vec<Outcome>, String> {
             e => format!("cannot make a private network namespace: {e}"),
         })?;
         let sock = Socket::open().map_err(|e| format!("ctnetlink socket: {e}"))?;
-        let mut table = KernelTable {
-            ct: Conntrack::with_socket(sock),
-        };
+        let mut table = KernelTable { sock };
         shapes.iter().map(|s| shape::run(&mut table, s)).collect()
     })
     .join()

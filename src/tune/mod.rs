@@ -6,6 +6,7 @@
 //! fake tree by passing one in. The binary always uses the system paths:
 //! nothing in its environment relocates what it reads or writes as root.
 
+pub mod facts;
 pub mod keys;
 pub mod persist;
 pub mod recommend;

@@ -17,8 +17,8 @@
 //! - One request per connection (`Connection: close`).
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,53 +26,10 @@ use std::time::{Duration, Instant};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 
+use super::conn::{drive, would_block, Conn, Next, Phase};
+use super::request::serialize;
+pub use super::request::{Request, Response};
 use super::web::{Loaded, Verdict, Web};
-
-/// A request, as much of it as the exporter uses.
-#[derive(Debug, Clone)]
-pub struct Request {
-    /// `GET` or `HEAD`.
-    pub method: String,
-    /// The path, without the query.
-    pub path: String,
-    /// The headers (names as sent).
-    pub headers: Vec<(String, String)>,
-}
-
-impl Request {
-    /// A header's value (the first of that name, any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A response.
-#[derive(Debug, Clone)]
-pub struct Response {
-    /// The status code.
-    pub status: u16,
-    /// The content type.
-    pub content_type: &'static str,
-    /// More headers.
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// A plain-text response.
-    pub fn text(status: u16, body: impl Into<String>) -> Response {
-        Response {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            headers: Vec::new(),
-            body: body.into().into_bytes(),
-        }
-    }
-}
 
 /// What makes responses.
 pub type Handler = Arc<dyn Fn(&Request) -> Response + Send + Sync>;
@@ -120,36 +77,6 @@ impl std::fmt::Debug for Server {
 
 const LISTENER: u64 = 0;
 const WAKER: u64 = 1;
-
-/// Where a connection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// TLS expected: looking at the first byte.
-    Sniff,
-    /// Reading the request head.
-    Reading,
-    /// A worker is answering.
-    Waiting,
-    /// Sending the response.
-    Writing,
-    /// Response sent, write side shut: reading what the client still
-    /// sends, so that closing does not reset the connection under the
-    /// response.
-    Draining,
-}
-
-struct Conn {
-    sock: TcpStream,
-    tls: Option<rustls::ServerConnection>,
-    cfg: Arc<Loaded>,
-    phase: Phase,
-    head: Vec<u8>,
-    out: Vec<u8>,
-    off: usize,
-    deadline: Instant,
-    interest: EpollFlags,
-    drained: usize,
-}
 
 enum Job {
     Respond(u64, Request),
@@ -319,97 +246,6 @@ struct Loop {
     rate: Bucket,
 }
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "",
-    }
-}
-
-/// The bytes of a response.
-fn serialize(resp: &Response, head_only: bool, extra: &[(String, String)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(resp.body.len() + 256);
-    let _ = write!(
-        out,
-        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        resp.status,
-        reason(resp.status),
-        resp.content_type,
-        resp.body.len()
-    );
-    for (k, v) in &resp.headers {
-        let _ = write!(out, "{k}: {v}\r\n");
-    }
-    for (k, v) in extra {
-        let _ = write!(out, "{k}: {v}\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(&resp.body);
-    }
-    out
-}
-
-fn would_block(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::WouldBlock
-}
-
-/// Where the request head ends (after its blank line), if it has.
-fn head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-/// What a complete head is.
-enum Parsed {
-    Ok(Request),
-    Bad(Response),
-}
-
-fn parse(head: &[u8]) -> Parsed {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(head) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Parsed::Bad(Response::text(400, "Bad Request\n")),
-        Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Bad(Response::text(431, "Request Header Fields Too Large\n"))
-        }
-        Err(e) => return Parsed::Bad(Response::text(400, format!("Bad Request: {e}\n"))),
-    }
-    let method = req.method.unwrap_or("").to_string();
-    let target = req.path.unwrap_or("");
-    let path = target.split('?').next().unwrap_or("").to_string();
-    let headers = req
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect();
-    if method != "GET" && method != "HEAD" {
-        let mut r = Response::text(405, "Method Not Allowed\n");
-        r.headers.push(("Allow", "GET, HEAD".into()));
-        return Parsed::Bad(r);
-    }
-    Parsed::Ok(Request {
-        method,
-        path,
-        headers,
-    })
-}
-
 impl Loop {
     fn accept(&mut self, listener: &TcpListener) {
         loop {
@@ -577,185 +413,10 @@ impl Loop {
     }
 }
 
-enum Next {
-    Close,
-    Wait,
-    Answer(Response),
-    Request(Request),
-}
-
-/// Reads or writes what the socket takes now.
-fn drive(c: &mut Conn, cap: usize) -> Next {
-    let mut buf = [0u8; 4096];
-    loop {
-        match c.phase {
-            Phase::Sniff => {
-                let mut first = [0u8; 1];
-                match c.sock.peek(&mut first) {
-                    Ok(0) => return Next::Close,
-                    Ok(_) if first[0] != 0x16 => {
-                        tracing::debug!("exporter: plain HTTP on the TLS listener, answered 400");
-                        c.phase = Phase::Reading;
-                        return Next::Answer(Response::text(
-                            400,
-                            "Client sent an HTTP request to an HTTPS server.\n",
-                        ));
-                    }
-                    Ok(_) => {
-                        let Some(cfg) = c.cfg.tls.clone() else {
-                            return Next::Close;
-                        };
-                        match rustls::ServerConnection::new(cfg) {
-                            Ok(t) => c.tls = Some(t),
-                            Err(_) => return Next::Close,
-                        }
-                        c.phase = Phase::Reading;
-                    }
-                    Err(e) if would_block(&e) => return Next::Wait,
-                    Err(_) => return Next::Close,
-                }
-            }
-            Phase::Reading => {
-                let n = match &mut c.tls {
-                    None => {
-                        let room = (cap + 1).saturating_sub(c.head.len()).min(buf.len());
-                        match c.sock.read(&mut buf[..room]) {
-                            Ok(0) => return Next::Close,
-                            Ok(n) => {
-                                c.head.extend_from_slice(&buf[..n]);
-                                n
-                            }
-                            Err(e) if would_block(&e) => return Next::Wait,
-                            Err(_) => return Next::Close,
-                        }
-                    }
-                    Some(tls) => match tls_read(tls, &mut c.sock, &mut c.head, cap) {
-                        TlsRead::Data(n) => n,
-                        TlsRead::Wait => return flush_tls(c),
-                        TlsRead::Close => {
-                            let _ = flush_tls(c);
-                            return Next::Close;
-                        }
-                    },
-                };
-                if let Some(end) = head_end(&c.head) {
-                    let parsed = parse(&c.head[..end]);
-                    return match parsed {
-                        Parsed::Ok(r) => Next::Request(r),
-                        Parsed::Bad(r) => Next::Answer(r),
-                    };
-                }
-                if c.head.len() > cap {
-                    tracing::debug!("exporter: request head over {cap} bytes, answered 431");
-                    return Next::Answer(Response::text(431, "Request Header Fields Too Large\n"));
-                }
-                if n == 0 {
-                    return Next::Wait;
-                }
-            }
-            Phase::Waiting => return Next::Wait,
-            Phase::Writing => {
-                let done = match &mut c.tls {
-                    Some(_) => match flush_tls(c) {
-                        Next::Close => return Next::Close,
-                        _ => !c.tls.as_ref().is_some_and(|t| t.wants_write()),
-                    },
-                    None => {
-                        while c.off < c.out.len() {
-                            match c.sock.write(&c.out[c.off..]) {
-                                Ok(0) => return Next::Close,
-                                Ok(n) => c.off += n,
-                                Err(e) if would_block(&e) => return Next::Wait,
-                                Err(_) => return Next::Close,
-                            }
-                        }
-                        true
-                    }
-                };
-                if !done {
-                    return Next::Wait;
-                }
-                let _ = c.sock.shutdown(std::net::Shutdown::Write);
-                c.phase = Phase::Draining;
-                c.deadline = Instant::now() + Duration::from_secs(2);
-            }
-            Phase::Draining => loop {
-                match c.sock.read(&mut buf) {
-                    Ok(0) => return Next::Close,
-                    Ok(n) => {
-                        c.drained += n;
-                        if c.drained > 64 << 10 {
-                            return Next::Close;
-                        }
-                    }
-                    Err(e) if would_block(&e) => return Next::Wait,
-                    Err(_) => return Next::Close,
-                }
-            },
-        }
-    }
-}
-
-enum TlsRead {
-    Data(usize),
-    Wait,
-    Close,
-}
-
-/// Reads TLS records and takes the plaintext into `head`, at most
-/// `cap + 1` bytes of it.
-fn tls_read(
-    tls: &mut rustls::ServerConnection,
-    sock: &mut TcpStream,
-    head: &mut Vec<u8>,
-    cap: usize,
-) -> TlsRead {
-    match tls.read_tls(sock) {
-        Ok(0) => return TlsRead::Close,
-        Ok(_) => {}
-        Err(e) if would_block(&e) => return TlsRead::Wait,
-        Err(_) => return TlsRead::Close,
-    }
-    if let Err(e) = tls.process_new_packets() {
-        tracing::debug!("exporter: TLS: {e}");
-        return TlsRead::Close;
-    }
-    let mut got = 0;
-    let mut buf = [0u8; 4096];
-    while head.len() <= cap {
-        let room = (cap + 1 - head.len()).min(buf.len());
-        match tls.reader().read(&mut buf[..room]) {
-            Ok(0) => break,
-            Ok(n) => {
-                head.extend_from_slice(&buf[..n]);
-                got += n;
-            }
-            Err(_) => break,
-        }
-    }
-    // Handshake data read, no plaintext yet: go on reading.
-    TlsRead::Data(got.max(1))
-}
-
-/// Sends what TLS has to send.
-fn flush_tls(c: &mut Conn) -> Next {
-    let Some(tls) = &mut c.tls else {
-        return Next::Wait;
-    };
-    while tls.wants_write() {
-        match tls.write_tls(&mut c.sock) {
-            Ok(0) => return Next::Close,
-            Ok(_) => {}
-            Err(e) if would_block(&e) => return Next::Wait,
-            Err(_) => return Next::Close,
-        }
-    }
-    Next::Wait
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exporter::request::*;
 
     #[test]
     fn heads_parse_and_bad_ones_get_their_status() {

@@ -4,8 +4,10 @@
 //! ([`http`]) with the exporter-toolkit's TLS and basic authentication
 //! ([`web`]).
 
+mod conn;
 pub mod http;
 pub mod metrics;
+pub mod request;
 pub mod web;
 
 use std::net::SocketAddr;

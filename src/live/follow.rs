@@ -20,8 +20,9 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 
 use ctctl_netlink::Socket;
 
+use super::counts::SHARDS;
 use super::discover::{self, NsKey};
-use super::table::{LiveTable, RankPass, Rankings, Snapshot, SHARDS};
+use super::table::{LiveTable, RankPass, Rankings, Snapshot};
 use crate::conntrack::Conntrack;
 use crate::events::{EventOptions, RecvBatch};
 

@@ -21,14 +21,19 @@
 //! again between intervals.
 
 pub mod compact;
+pub mod counts;
 pub mod discover;
 pub mod follow;
+pub mod identity;
+pub mod rates;
 pub mod table;
 
 use std::sync::Arc;
 
+pub use counts::Top;
 pub use follow::{FollowOptions, Follower, Ns, Targets};
-pub use table::{LiveTable, Rankings, Snapshot, StateKey, Top, NO_STATE, RATE_WINDOW};
+pub use rates::RATE_WINDOW;
+pub use table::{LiveTable, Rankings, Snapshot, StateKey, NO_STATE};
 
 /// Options of a single live table ([`Live`]).
 pub type LiveOptions = FollowOptions;

@@ -1,24 +1,13 @@
-//! One namespace's live table: every entry's identity and state bucket,
-//! per-state counts, and the rankings, kept from events.
+//! One namespace's live table: every entry's identity ([`super::identity`])
+//! and state bucket, exact per-state counts, exact per-value counts
+//! ([`super::counts`]) ranked by passes, and new-entry rates
+//! ([`super::rates`]), kept from events.
 //!
-//! Identity: an entry is known by a 64-bit hash of its id, original tuple
-//! and original-direction zone. The kernel's 32-bit `CTA_ID` alone is a
-//! hash that collides between live entries (about 115 pairs at a million),
-//! which lost entries from the gauges; with the tuple and zone in it, a
-//! collision takes two entries whose 64-bit hashes meet: about one in
-//! 2^25 tables of a million entries.
-//!
-//! Rankings by entries (sources, destinations, destination ports) are exact
-//! counts per value, in shards that a ranking pass reads one at a time, so
-//! neither the pass nor a scrape holds event handling up for more than a
-//! shard's worth (well under a millisecond at a million values). Rankings
-//! by new connections per second use Space-Saving summaries (a bounded
-//! number of counters per window): a value's rate is overstated by at most
-//! the window's new entries divided by the number of counters (256), and
-//! every value above that bound is in the summary.
+//! A ranking pass reads one shard at a time, so neither the pass nor a
+//! scrape holds event handling up for more than a shard's worth (well under
+//! a millisecond at a million values).
 
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::collections::BinaryHeap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -26,7 +15,10 @@ use std::time::Instant;
 use ctctl_netlink::conntrack::{EventKind, Flow};
 use ctctl_netlink::stats::CpuStats;
 
-use super::compact::{Key, Map};
+use super::compact::Map;
+use super::counts::{Addrs, Tally, Top, SHARDS};
+use super::identity::identity;
+use super::rates::NewRates;
 
 /// How an entry is counted: family, protocol and protocol state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,15 +46,6 @@ impl StateKey {
 /// The `state` of entries whose protocol has no states.
 pub const NO_STATE: &str = "none";
 
-/// Seconds over which new connections per second are averaged.
-pub const RATE_WINDOW: u64 = 10;
-
-/// Counters per window of the new-connection rankings.
-pub const RATE_COUNTERS: usize = 256;
-
-/// Shards of the per-value counts.
-pub const SHARDS: usize = 64;
-
 /// What a table ranks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rankings {
@@ -87,315 +70,6 @@ impl Rankings {
         dst: true,
         dport: true,
     };
-}
-
-/// Multiplies and folds: the mixing step of wyhash.
-#[inline]
-fn mum(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
-}
-
-/// Per-process random secrets for [`identity`], so that no one can craft
-/// two connections whose identities meet.
-fn secrets() -> &'static [u64; 8] {
-    static S: std::sync::OnceLock<[u64; 8]> = std::sync::OnceLock::new();
-    S.get_or_init(|| {
-        use std::hash::BuildHasher;
-        let rs = std::collections::hash_map::RandomState::new();
-        // Odd, so a multiplication by one never loses bits.
-        std::array::from_fn(|i| rs.hash_one(i as u64) | 1)
-    })
-}
-
-fn words(ip: Option<IpAddr>) -> (u64, u64) {
-    match ip {
-        Some(IpAddr::V4(a)) => (0, u64::from(u32::from(a))),
-        Some(IpAddr::V6(a)) => {
-            let v = u128::from(a);
-            ((v >> 64) as u64, v as u64)
-        }
-        None => (u64::MAX, u64::MAX),
-    }
-}
-
-/// The identity of an entry (see the module docs): its original tuple,
-/// original zone and id packed into six words and mixed with per-process
-/// secrets as wyhash mixes (a fifth of SipHash's cost, which mattered at
-/// 400,000 events a second).
-pub fn identity(f: &Flow<'_>) -> u64 {
-    let s = secrets();
-    let o = &f.orig;
-    let (s0, s1) = words(o.src);
-    let (d0, d1) = words(o.dst);
-    let w4 = u64::from(f.family) << 56
-        | u64::from(o.proto.unwrap_or(0)) << 48
-        | u64::from(o.src_port.unwrap_or(0)) << 32
-        | u64::from(o.dst_port.unwrap_or(0)) << 16
-        | u64::from(crate::flow::orig_zone(f));
-    let w5 = u64::from(o.icmp_type.unwrap_or(0)) << 56
-        | u64::from(o.icmp_code.unwrap_or(0)) << 48
-        | u64::from(o.icmp_id.unwrap_or(0)) << 32
-        | u64::from(f.id.unwrap_or(0));
-    let h = mum(s0 ^ s[0], s1 ^ s[1]) ^ mum(d0 ^ s[2], d1 ^ s[3]) ^ mum(w4 ^ s[4], w5 ^ s[5]);
-    let k = mum(h ^ s[6], s[7]);
-    if k == u64::EMPTY {
-        k - 1
-    } else {
-        k
-    }
-}
-
-/// Exact counts per value, in [`SHARDS`] shards.
-#[derive(Debug, Clone)]
-struct Tally<K> {
-    shards: Vec<Map<K, u32>>,
-}
-
-impl<K: Key> Tally<K> {
-    fn new() -> Self {
-        Tally {
-            shards: (0..SHARDS).map(|_| Map::new()).collect(),
-        }
-    }
-
-    /// The shard: from middle bits of the hash, because a shard's map
-    /// places keys by the top bits (keys sharing their top bits in one map
-    /// would all crowd into one stretch of it).
-    #[inline]
-    fn shard(k: K) -> usize {
-        (k.hash() >> 26) as usize % SHARDS
-    }
-
-    #[inline]
-    fn add(&mut self, k: K) {
-        *self.shards[Self::shard(k)].entry(k) += 1;
-    }
-
-    #[inline]
-    fn sub(&mut self, k: K) {
-        let m = &mut self.shards[Self::shard(k)];
-        let last = match m.get_mut(k) {
-            Some(n) if *n > 1 => {
-                *n -= 1;
-                false
-            }
-            Some(_) => true,
-            None => false,
-        };
-        if last {
-            m.remove(k);
-        }
-    }
-
-    fn heap_bytes(&self) -> usize {
-        self.shards.iter().map(Map::heap_bytes).sum()
-    }
-}
-
-/// Counts per address, IPv4 and IPv6 apart (4 and 16 bytes a key).
-#[derive(Debug, Clone)]
-struct Addrs {
-    v4: Tally<u32>,
-    v6: Tally<u128>,
-}
-
-impl Addrs {
-    fn new() -> Self {
-        Addrs {
-            v4: Tally::new(),
-            v6: Tally::new(),
-        }
-    }
-
-    fn add(&mut self, ip: IpAddr) {
-        match ip {
-            IpAddr::V4(a) => self.v4.add(u32::from(a)),
-            IpAddr::V6(a) => self.v6.add(u128::from(a)),
-        }
-    }
-
-    fn sub(&mut self, ip: IpAddr) {
-        match ip {
-            IpAddr::V4(a) => self.v4.sub(u32::from(a)),
-            IpAddr::V6(a) => self.v6.sub(u128::from(a)),
-        }
-    }
-}
-
-/// A quick hasher for the summaries' small index maps (at most 256 keys
-/// each, so a crafted collision costs at most a scan of 256).
-#[derive(Debug, Default, Clone, Copy)]
-struct Quick(u64);
-
-impl Hasher for Quick {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut w = [0u8; 8];
-            w[..chunk.len()].copy_from_slice(chunk);
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(0x517c_c1b7_2722_0a95);
-        }
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0 ^ (self.0 >> 29)
-    }
-}
-
-type QuickMap<K, V> = HashMap<K, V, BuildHasherDefault<Quick>>;
-
-/// A Space-Saving summary: at most `cap` counters; a value not counted
-/// takes the smallest counter over (and inherits its count as error).
-#[derive(Debug, Clone)]
-struct SpaceSaving<K> {
-    items: Vec<(K, u32)>,
-    pos: QuickMap<K, usize>,
-    total: u64,
-}
-
-impl<K: Copy + Eq + Hash> SpaceSaving<K> {
-    fn new() -> Self {
-        SpaceSaving {
-            items: Vec::new(),
-            pos: QuickMap::default(),
-            total: 0,
-        }
-    }
-
-    /// Counts `k`. The counters are a min-heap on their counts, so the
-    /// smallest (the one a new value takes over) is the first, and a
-    /// count that grows sinks in at most log2(256) = 8 swaps.
-    fn add(&mut self, k: K) {
-        self.total += 1;
-        let i = match self.pos.get(&k) {
-            Some(&i) => {
-                self.items[i].1 += 1;
-                i
-            }
-            None if self.items.len() < RATE_COUNTERS => {
-                // A count of 1 is the smallest there is: the new leaf
-                // rises to the top.
-                let mut i = self.items.len();
-                self.pos.insert(k, i);
-                self.items.push((k, 1));
-                while i > 0 {
-                    let parent = (i - 1) / 2;
-                    if self.items[parent].1 <= self.items[i].1 {
-                        break;
-                    }
-                    self.items.swap(i, parent);
-                    self.pos.insert(self.items[i].0, i);
-                    self.pos.insert(self.items[parent].0, parent);
-                    i = parent;
-                }
-                return;
-            }
-            None => {
-                let (old, n) = self.items[0];
-                self.pos.remove(&old);
-                self.pos.insert(k, 0);
-                self.items[0] = (k, n + 1);
-                0
-            }
-        };
-        self.sink(i);
-    }
-
-    fn sink(&mut self, mut i: usize) {
-        let n = self.items.len();
-        loop {
-            let (l, r) = (2 * i + 1, 2 * i + 2);
-            let mut least = i;
-            if l < n && self.items[l].1 < self.items[least].1 {
-                least = l;
-            }
-            if r < n && self.items[r].1 < self.items[least].1 {
-                least = r;
-            }
-            if least == i {
-                return;
-            }
-            self.items.swap(i, least);
-            self.pos.insert(self.items[i].0, i);
-            self.pos.insert(self.items[least].0, least);
-            i = least;
-        }
-    }
-}
-
-/// New entries of one kind of value per window: the current window and
-/// the last complete one, whose rates are reported.
-#[derive(Debug, Clone)]
-struct NewRates<K> {
-    window: u64,
-    current: SpaceSaving<K>,
-    last: SpaceSaving<K>,
-}
-
-impl<K: Copy + Eq + Hash + Ord> NewRates<K> {
-    fn new() -> Self {
-        NewRates {
-            window: 0,
-            current: SpaceSaving::new(),
-            last: SpaceSaving::new(),
-        }
-    }
-
-    fn roll(&mut self, second: u64) {
-        let w = second / RATE_WINDOW;
-        if w == self.window {
-            return;
-        }
-        self.last = if w == self.window + 1 {
-            std::mem::replace(&mut self.current, SpaceSaving::new())
-        } else {
-            self.current = SpaceSaving::new();
-            SpaceSaving::new()
-        };
-        self.window = w;
-    }
-
-    fn add(&mut self, second: u64, k: K) {
-        self.roll(second);
-        self.current.add(k);
-    }
-
-    /// The `n` fastest of the last complete window, per second.
-    fn top(&self, n: usize) -> Top<K, f64> {
-        let mut items = self.last.items.clone();
-        items.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        items.truncate(n);
-        let shown: u64 = items.iter().map(|(_, c)| u64::from(*c)).sum();
-        let w = RATE_WINDOW as f64;
-        Top {
-            top: items
-                .into_iter()
-                .map(|(k, c)| (k, f64::from(c) / w))
-                .collect(),
-            other: self.last.total.saturating_sub(shown) as f64 / w,
-        }
-    }
-}
-
-/// The largest values of a tally and the sum of the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Top<K, V> {
-    /// Largest first.
-    pub top: Vec<(K, V)>,
-    /// Everything else.
-    pub other: V,
-}
-
-impl<K, V: Default> Default for Top<K, V> {
-    fn default() -> Self {
-        Top {
-            top: Vec::new(),
-            other: V::default(),
-        }
-    }
 }
 
 /// The rankings by entries, as the last ranking pass found them.
@@ -794,6 +468,7 @@ pub fn rank_now(t: &mut LiveTable, n: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::live::rates::{RATE_COUNTERS, RATE_WINDOW};
     use ctctl_netlink::conntrack::{proto, ProtoInfo, Tuple};
 
     fn flow(id: u32, src: &str, sport: u16, state: Option<&str>) -> Flow<'static> {

@@ -12,8 +12,11 @@
 
 pub mod build;
 pub mod command;
+mod fields;
 pub mod getopt;
+mod lists;
 pub mod options;
+pub mod template;
 pub mod values;
 pub mod words;
 

@@ -67,7 +67,7 @@ fn main() {
         let kind = EventKind::of(m).unwrap();
         let f = Flow::decode(m).unwrap();
         let tag = EventTag::of(kind, 1_795_439_516_123_456_789, m.header.pid);
-        json::write_flow(out, &f, Some(&tag));
+        json::write_flow(out, &f, Some(&tag), None);
         out.push(b'\n');
     });
     let text_list = rate(&dump, |m, out| {
@@ -77,7 +77,7 @@ fn main() {
     });
     let json_list = rate(&dump, |m, out| {
         let f = Flow::decode(m).unwrap();
-        json::write_flow(out, &f, None);
+        json::write_flow(out, &f, None, None);
         out.push(b'\n');
     });
     let decode = rate(&dump, |m, _| {

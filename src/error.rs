@@ -1,9 +1,8 @@
-//! Errors of the domain API.
+//! Errors of the domain API: [`Error`], and the errors of a filter value
+//! ([`FilterError`]) and of entering a namespace ([`NetnsError`]).
 
+use std::io;
 use std::path::PathBuf;
-
-use crate::netns::NetnsError;
-use crate::select::criteria::FilterError;
 
 /// Anything a ctctl operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -49,3 +48,53 @@ impl Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A filter value that does not parse; names the flag.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {flag} '{value}': {reason}")]
+pub struct FilterError {
+    /// The flag, as typed on the command line.
+    pub flag: &'static str,
+    /// The value given.
+    pub value: String,
+    /// Why it does not parse.
+    pub reason: String,
+}
+
+impl FilterError {
+    /// An error for `flag` with `value`.
+    pub fn new(flag: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        FilterError {
+            flag,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A namespace that could not be entered.
+#[derive(Debug, thiserror::Error)]
+pub enum NetnsError {
+    /// No namespace by that name or path.
+    #[error("no network namespace '{name}' ({path} does not exist; `ip netns list` shows the named ones)")]
+    NotFound {
+        /// The name or path given.
+        name: String,
+        /// The file looked for.
+        path: PathBuf,
+    },
+    /// Entering needs CAP_SYS_ADMIN.
+    #[error("cannot enter network namespace {path}: needs CAP_SYS_ADMIN (run as root)")]
+    Permission {
+        /// The namespace file.
+        path: PathBuf,
+    },
+    /// Anything else.
+    #[error("cannot enter network namespace {path}: {error}")]
+    Other {
+        /// The namespace file.
+        path: PathBuf,
+        /// What went wrong.
+        error: io::Error,
+    },
+}

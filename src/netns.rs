@@ -15,32 +15,7 @@ use nix::sched::{setns, CloneFlags};
 /// Where `ip netns` keeps named namespaces.
 pub const NETNS_RUN_DIR: &str = "/run/netns";
 
-/// A namespace that could not be entered.
-#[derive(Debug, thiserror::Error)]
-pub enum NetnsError {
-    /// No namespace by that name or path.
-    #[error("no network namespace '{name}' ({path} does not exist; `ip netns list` shows the named ones)")]
-    NotFound {
-        /// The name or path given.
-        name: String,
-        /// The file looked for.
-        path: PathBuf,
-    },
-    /// Entering needs CAP_SYS_ADMIN.
-    #[error("cannot enter network namespace {path}: needs CAP_SYS_ADMIN (run as root)")]
-    Permission {
-        /// The namespace file.
-        path: PathBuf,
-    },
-    /// Anything else.
-    #[error("cannot enter network namespace {path}: {error}")]
-    Other {
-        /// The namespace file.
-        path: PathBuf,
-        /// What went wrong.
-        error: io::Error,
-    },
-}
+pub use crate::error::NetnsError;
 
 /// The file of a namespace given by name or path: a value with a `/` is a
 /// path, anything else a name under [`NETNS_RUN_DIR`].

@@ -122,7 +122,8 @@ fn dry_run(
     if flush && filter.is_empty() {
         n = ct.stats()?.entries as u64;
     } else {
-        let render = Render::new(cli.output, a.show_id);
+        let render =
+            Render::new(cli.output, a.show_id).with_names(crate::labels::LabelMap::system());
         ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
             n += 1;
             if !flush {

@@ -129,7 +129,7 @@ pub fn run(cli: &Cli, a: &EventsArgs) -> anyhow::Result<Outcome> {
         }
     }
 
-    let render = Render::new(cli.output, a.show_id);
+    let render = Render::new(cli.output, a.show_id).with_names(crate::labels::LabelMap::system());
     let json_out = cli.output == Format::Json;
     let deadline = a.duration.map(|d| Instant::now() + d);
     let mut totals = Totals::default();

@@ -149,7 +149,7 @@ pub fn report_batch(
 fn list(cli: &Cli, a: &ListArgs) -> anyhow::Result<Outcome> {
     let filter = select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
-    let render = Render::new(cli.output, a.show_id);
+    let render = Render::new(cli.output, a.show_id).with_names(crate::labels::LabelMap::system());
     let mut out = Out::stdout();
     let table = match a.table {
         args::TableArg::Conntrack => crate::conntrack::Table::Conntrack,
@@ -220,7 +220,9 @@ fn get(cli: &Cli, a: &GetArgs) -> anyhow::Result<Outcome> {
     match found {
         Some(f) => {
             let mut out = Out::stdout();
-            Render::new(cli.output, a.show_id).flow(out.buf(), &f, None);
+            Render::new(cli.output, a.show_id)
+                .with_names(crate::labels::LabelMap::system())
+                .flow(out.buf(), &f, None);
             out.line_done()?;
             out.flush()?;
             Ok(Outcome::Ok)

@@ -104,7 +104,7 @@ pub fn create(cli: &Cli, a: &CreateArgs) -> anyhow::Result<Outcome> {
     if cli.output == Format::Json {
         if let Some(f) = ct.get(&flow.orig, flow.zone)? {
             let mut out = Out::stdout();
-            json::write_flow(out.buf(), &f, None);
+            json::write_flow(out.buf(), &f, None, Some(crate::labels::LabelMap::system()));
             out.line_done()?;
             out.flush()?;
         }
@@ -146,7 +146,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
     };
     let mut ct = Conntrack::open()?;
     if a.dry_run {
-        let render = Render::new(cli.output, false);
+        let render = Render::new(cli.output, false).with_names(crate::labels::LabelMap::system());
         let mut out = Out::stdout();
         let mut n = 0u64;
         ct.stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
@@ -203,7 +203,7 @@ pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
     let mut ct = Conntrack::open()?;
     let mut out = Out::stdout();
     ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
-        json::write_flow(out.buf(), f, None);
+        json::write_flow(out.buf(), f, None, Some(crate::labels::LabelMap::system()));
         out.line_done()?;
         Ok(ControlFlow::Continue(()))
     })?;
@@ -359,7 +359,7 @@ pub fn wait(cli: &Cli, a: &WaitArgs) -> anyhow::Result<Outcome> {
         eprintln!("ctctl: waiting for {}", describe());
     })?;
     let mut out = Out::stdout();
-    let render = Render::new(cli.output, a.show_id);
+    let render = Render::new(cli.output, a.show_id).with_names(crate::labels::LabelMap::system());
     for f in &waited.matched {
         render.flow(out.buf(), f, None);
         out.line_done()?;

@@ -39,7 +39,8 @@ impl Printer {
         } else {
             Format::Text
         };
-        let mut render = Render::new(format, o & out::ID != 0);
+        let mut render =
+            Render::new(format, o & out::ID != 0).with_names(crate::labels::LabelMap::system());
         // -D prints with nfct_snprintf: no labels, no kernel timestamps;
         // -U with the printing callback: no kernel timestamps.
         render.text.ktimestamp =

@@ -4,6 +4,7 @@
 
 use ctctl_netlink::conntrack::{proto, Counters, Flow, ProtoInfo, Tuple};
 
+use super::connlabel::LabelMap;
 use super::record::EventTag;
 use super::text::{num, write_ip};
 use crate::flow::{family_name, proto_name};
@@ -11,7 +12,12 @@ use crate::flow::{family_name, proto_name};
 /// Appends the JSON object for `f` (without the newline). With `event`,
 /// the object starts with `"time"` (RFC 3339) and `"event"`, and carries
 /// `"portid"` when a process caused the event.
-pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
+pub fn write_flow(
+    out: &mut Vec<u8>,
+    f: &Flow<'_>,
+    event: Option<&EventTag>,
+    names: Option<&LabelMap>,
+) {
     out.push(b'{');
     if let Some(ev) = event {
         out.extend_from_slice(b"\"time\":\"");
@@ -104,13 +110,12 @@ pub fn write_flow(out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
     }
     if let Some(l) = &f.labels {
         // Names from connlabel.conf where it gives one, else the bit.
-        let map = crate::labels::LabelMap::system();
         out.extend_from_slice(b",\"labels\":[");
         for (i, bit) in l.bits().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            match map.name(bit) {
+            match names.and_then(|m| m.name(bit)) {
                 Some(name) => string(out, name),
                 None => num(out, bit as u64),
             }
@@ -316,7 +321,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let tag = EventTag::of(ctctl_netlink::conntrack::EventKind::Destroy, 0, 0);
-        write_flow(&mut out, &f, Some(&tag));
+        write_flow(&mut out, &f, Some(&tag), None);
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["event"], "destroy");
         assert_eq!(v["time"], "1970-01-01T00:00:00.000000Z");

@@ -3,6 +3,7 @@
 
 use ctctl_netlink::conntrack::Flow;
 
+use super::connlabel::LabelMap;
 use super::record::{now_ns, EventTag};
 use super::text::{LabelStyle, TextOpts};
 
@@ -41,16 +42,23 @@ impl Render {
                 show_id,
                 labels: LabelStyle::NamedOrBits,
                 ktimestamp: false,
+                names: None,
             },
             now: now_ns() / 1_000_000_000,
         }
+    }
+
+    /// The same, naming labels by `names` (connlabel.conf).
+    pub fn with_names(mut self, names: &'static LabelMap) -> Render {
+        self.text.names = Some(names);
+        self
     }
 
     /// Appends one record (no newline); `event` for event lines.
     #[inline]
     pub fn flow(&self, out: &mut Vec<u8>, f: &Flow<'_>, event: Option<&EventTag>) {
         match self.format {
-            Format::Json => super::json::write_flow(out, f, event),
+            Format::Json => super::json::write_flow(out, f, event, self.text.names),
             Format::Save => {
                 // New entries are `-A` as conntrack 1.4.7 writes them: a
                 // replay into a table that already has the entry updates it.

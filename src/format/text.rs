@@ -6,9 +6,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ctctl_netlink::conntrack::{proto, Counters, Flow, Status, Tuple};
 
+use super::connlabel::LabelMap;
 use super::record::EventTag;
 
 use crate::flow::{family_name, proto_name};
+
+/// The map of a system without label names.
+static NO_NAMES: LabelMap = LabelMap::EMPTY;
 
 /// Which optional parts to print.
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,6 +26,8 @@ pub struct TextOpts {
     /// `-o ktimestamp`: `[start=...] [stop=...]` (the kernel's timestamps,
     /// local time as `ctime` writes it) after `delta-time=`.
     pub ktimestamp: bool,
+    /// Label names (`None`: bits only).
+    pub names: Option<&'static LabelMap>,
 }
 
 /// How text lines show connection labels.
@@ -145,7 +151,7 @@ pub fn write_flow(
         }
     }
     if let Some(l) = &f.labels {
-        write_labels(out, l, opts.labels, crate::labels::LabelMap::system());
+        write_labels(out, l, opts.labels, opts.names.unwrap_or(&NO_NAMES));
     }
     // Drop the last blank, as libnetfilter_conntrack does.
     if out.last() == Some(&b' ') {
@@ -164,7 +170,7 @@ fn write_labels(
     out: &mut Vec<u8>,
     l: &ctctl_netlink::conntrack::Labels<'_>,
     style: LabelStyle,
-    map: &crate::labels::LabelMap,
+    map: &LabelMap,
 ) {
     // conntrack -o labels without a connlabel.conf has no map: no labels.
     if style == LabelStyle::Hidden
@@ -564,6 +570,7 @@ mod tests {
                 show_id: true,
                 labels: LabelStyle::Hidden,
                 ktimestamp: false,
+                names: None,
             },
             0,
         );
@@ -575,17 +582,8 @@ mod tests {
 
     #[test]
     fn labels_by_name_or_bit_at_the_end() {
-        use crate::labels::LabelMap;
         use ctctl_netlink::conntrack::Labels;
-        let (dir, mut paths) = crate::tune::testing::fake_tree("textlabels", &[]);
-        paths.etc = dir.join("etc");
-        std::fs::create_dir_all(paths.etc.join("xtables")).unwrap();
-        std::fs::write(
-            paths.etc.join("xtables/connlabel.conf"),
-            "1 blue\n70 green\n",
-        )
-        .unwrap();
-        let map = LabelMap::load(&paths);
+        let map = LabelMap::parse(Some("1 blue\n70 green\n"), "connlabel.conf".into());
         let l = Labels::from_bits([1, 5, 70]);
         let show = |style, map: &LabelMap| {
             let mut out = Vec::new();
@@ -601,10 +599,7 @@ mod tests {
         write_labels(&mut out, &only5, LabelStyle::Named, &map);
         assert_eq!(out, b"labels ");
         // No connlabel.conf: conntrack -o labels prints none, ctctl the bits.
-        let none = LabelMap::load(&crate::tune::Paths {
-            etc: dir.join("missing"),
-            ..paths.clone()
-        });
+        let none = LabelMap::parse(None, "connlabel.conf".into());
         assert!(!none.found());
         assert_eq!(show(LabelStyle::Named, &none), "");
         assert_eq!(show(LabelStyle::NamedOrBits, &none), "labels=1,5,70 ");

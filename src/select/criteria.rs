@@ -14,28 +14,7 @@ use ctctl_netlink::header::{AF_INET, AF_INET6};
 use super::timeouts::StateTimeouts;
 use crate::flow::{nat_of, proto_name};
 
-/// A filter value that does not parse; names the flag.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {flag} '{value}': {reason}")]
-pub struct FilterError {
-    /// The flag, as typed on the command line.
-    pub flag: &'static str,
-    /// The value given.
-    pub value: String,
-    /// Why it does not parse.
-    pub reason: String,
-}
-
-impl FilterError {
-    /// An error for `flag` with `value`.
-    pub fn new(flag: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        FilterError {
-            flag,
-            value: value.to_string(),
-            reason: reason.into(),
-        }
-    }
-}
+pub use crate::error::FilterError;
 
 /// An address or a CIDR prefix (`10.0.0.0/8`, `2001:db8::/32`, `10.0.0.1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -307,13 +307,26 @@ netns_churn_bench
 codec=$(cargo bench --quiet --bench codec 2>/dev/null | grep 'JSON events' | awk '{ print $(NF-1) }')
 wait_latency=$(cargo bench --quiet --bench wait_latency 2>/dev/null | tail -1)
 
+report() {
+  echo "N=$count entries, $REPS runs each, alternating; medians of wall time (user CPU, system CPU, peak RSS)."
+  echo "Kernel $(uname -r), $(nproc) CPUs, $(conntrack --version 2>&1 | head -1)."
+  echo
+  echo "| operation | conntrack-tools | ctctl | speed-up |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${results[@]}"
+  echo
+  echo "JSON event formatting (cargo bench --bench codec, captured messages, one core): $codec events/s"
+  echo "$wait_latency (cargo bench --bench wait_latency)"
+}
 echo
-echo "N=$count entries, $REPS runs each, alternating; medians of wall time (user CPU, system CPU, peak RSS)."
-echo "Kernel $(uname -r), $(nproc) CPUs, $(conntrack --version 2>&1 | head -1)."
-echo
-echo "| operation | conntrack-tools | ctctl | speed-up |"
-echo "|---|---|---|---|"
-printf '%s\n' "${results[@]}"
-echo
-echo "JSON event formatting (cargo bench --bench codec, captured messages, one core): $codec events/s"
-echo "$wait_latency (cargo bench --bench wait_latency)"
+report | tee "$WORK/report"
+# The table goes into docs/performance.md, between its markers (the text
+# around it, which reads the figures, is for a person to update).
+doc=docs/performance.md
+if grep -q '^<!-- bench:begin -->' "$doc" && grep -q '^<!-- bench:end -->' "$doc"; then
+  awk -v rep="$WORK/report" '
+    /^<!-- bench:begin -->/ { print; while ((getline l < rep) > 0) print l; skip = 1; next }
+    /^<!-- bench:end -->/ { skip = 0 }
+    !skip { print }' "$doc" > "$WORK/doc" && cat "$WORK/doc" > "$doc"
+  echo "bench.sh: table written to $doc" >&2
+fi

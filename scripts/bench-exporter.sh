@@ -166,3 +166,24 @@ netns_churn_bench() {
   results+=("| --all-netns: one namespace scan with $procs processes | - | $scan ms | - |")
   echo "churn: scrape $p50/$p99 ms, cpu $cpu%, exact $((checked - wrong))/$checked, scan $scan ms at $procs processes" >&2
 }
+
+# nat_bench: `ctctl nat` against `ctctl count --by state` on the same
+# table, with 200,000 source-NATed entries (to 20 destinations) added to
+# the N of $NS; REPS runs each, alternating; medians.
+nat_bench() {
+  awk 'BEGIN { for (i = 0; i < 200000; i++)
+    printf "-I -p tcp -s 10.254.%d.%d -d 203.0.113.%d --sport %d --dport 443 --src-nat 192.0.2.1:%d --state ESTABLISHED -t 3600\n",
+      int(i / 256) % 256, i % 256, 1 + i % 20, 1024 + int(i / 20) % 60000, 1024 + int(i / 20) % 60000 }' > "$WORK/snat"
+  nsenter --net="$NSPATH" conntrack -R "$WORK/snat" 2>/dev/null || true
+  local total
+  total=$(nsenter --net="$NSPATH" conntrack -C)
+  rm -f "$WORK/a" "$WORK/b"
+  for _ in $(seq "$REPS"); do
+    run a nsenter --net="$NSPATH" "$CTCTL" count --by state
+    run b nsenter --net="$NSPATH" "$CTCTL" nat
+  done
+  local ta tb mb
+  ta=$(col a 1); tb=$(col b 1); mb=$(col b 4)
+  results+=("| nat vs count --by state ($total entries, 200k source-NATed) | - | nat $tb s ($(awk -v k="$mb" 'BEGIN { printf "%.1f MB", k / 1024 }')), count --by state $ta s | $(awk -v a="$ta" -v b="$tb" 'BEGIN { printf "%.2fx of count", b / a }') |")
+  echo "nat: $tb s vs count --by state $ta s" >&2
+}

@@ -43,9 +43,10 @@ done
 cargo build --release --quiet
 CTCTL="$PWD/target/release/ctctl"
 
-# Room for the table, and for the 1M-entry event storm (run after the
-# table's namespace is gone).
-need=$(( (N > 1000000 ? N : 1000000) * 11 / 10 + 1000 ))
+# Room for the table and the exporter's 200k-entry storm on top of it,
+# and for the 1M-entry event storm (run after the table's namespace is
+# gone).
+need=$(( (N > 1000000 ? N : 1000000) * 11 / 10 + 200000 + 1000 ))
 if [ "$OLD_MAX" -lt "$need" ]; then echo "$need" > "$MAX_FILE"; fi
 ip netns add "$NS"
 NSPATH=/run/netns/$NS
@@ -298,6 +299,7 @@ storm() {
 # shellcheck source=scripts/bench-exporter.sh
 . "$(dirname "$0")/bench-exporter.sh"
 exporter_bench
+nat_bench
 ip netns del "$NS"
 kube
 storm 300000

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what the tests need when missing
 # (conntrack, nftables, iproute2, procps, prometheus with promtool, tmux,
-# curl and python3-pyftpdlib for the FTP helper's expectations),
+# curl, openssl, buildah for the image, and python3-pyftpdlib for the FTP
+# helper's expectations),
 # then runs formatting, lints and
 # every test of the workspace.
 #
@@ -20,6 +21,8 @@ command -v sysctl >/dev/null || missing+=(procps)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v tmux >/dev/null || missing+=(tmux)
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v buildah >/dev/null || missing+=(buildah)
 /usr/bin/python3 -c 'import pyftpdlib' 2>/dev/null || missing+=(python3-pyftpdlib)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "scripts/test.sh: installing ${missing[*]}" >&2
@@ -33,5 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo test --workspace
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+# The library alone (no CLI, no exporter) builds.
+cargo check -p ctctl --lib --no-default-features --quiet
+cargo test --workspace --all-features

@@ -91,6 +91,11 @@ impl Batcher {
 
     /// Appends one message with `encode(buffer, seq)`, tagged `tag` for
     /// error reports; sends the batch when it is full.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn push(&mut self, tag: u64, encode: impl FnOnce(&mut RequestBuf, u32)) -> Result<()> {
         let seq = self.sock.next_seq();
         encode(&mut self.req, seq);
@@ -110,6 +115,11 @@ impl Batcher {
     /// totals so far. The kernel
     /// handles every message of a datagram inside `sendmsg`, so when it
     /// returns, the failures are already queued on our socket.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn send(&mut self) -> Result<&BatchStats> {
         if !self.req.is_empty() {
             self.sock.send(self.req.as_bytes(), self.op)?;
@@ -158,6 +168,11 @@ impl Batcher {
     }
 
     /// Sends what is buffered and returns the totals.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn finish(mut self) -> Result<BatchStats> {
         self.send()?;
         Ok(self.stats)

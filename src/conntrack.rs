@@ -34,12 +34,18 @@ pub enum Table {
 #[derive(Debug)]
 pub struct Conntrack {
     sock: Socket,
-    /// The namespace given to `in_netns`, to open more sockets there.
-    netns: Option<String>,
+    /// The namespace given to `in_netns`, held open, to open more sockets
+    /// there (events, deletes in batches).
+    netns: Option<netns::Netns>,
 }
 
 impl Conntrack {
     /// Opens the table of the calling thread's network namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn open() -> Result<Conntrack> {
         Ok(Conntrack {
             sock: Socket::open()?,
@@ -54,18 +60,56 @@ impl Conntrack {
 
     /// Opens the table of another network namespace, by name (as `ip netns`
     /// names them) or path (`/proc/PID/ns/net`). The calling thread stays
-    /// where it is.
+    /// where it is. The handle holds the namespace open (its descriptor,
+    /// not its name): every socket it opens later is in that namespace, and
+    /// the namespace lives as long as the handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netns`] when the namespace cannot be opened or entered
+    /// (entering needs `CAP_SYS_ADMIN`); [`Error::Netlink`] when ctnetlink
+    /// cannot be reached there.
     pub fn in_netns(name_or_path: impl AsRef<Path>) -> Result<Conntrack> {
         let arg = name_or_path.as_ref().to_string_lossy().into_owned();
-        let mut ct = netns::run_in(&arg, Conntrack::open)??;
-        ct.netns = Some(arg);
+        Conntrack::in_ns(netns::Netns::open(&arg)?)
+    }
+
+    /// Opens the table of the network namespace `fd` refers to (a
+    /// descriptor of `/proc/PID/ns/net`, a `pidfd`'s namespace, a
+    /// container runtime's), held for the handle's life.
+    ///
+    /// # Errors
+    ///
+    /// As [`Conntrack::in_netns`]; a descriptor that is not a network
+    /// namespace fails with [`Error::Netns`].
+    pub fn in_netns_fd(fd: std::os::fd::OwnedFd) -> Result<Conntrack> {
+        Conntrack::in_ns(netns::Netns::from_fd(fd))
+    }
+
+    /// Opens the table of a namespace already held.
+    ///
+    /// # Errors
+    ///
+    /// As [`Conntrack::in_netns`].
+    pub fn in_namespace(ns: &netns::Netns) -> Result<Conntrack> {
+        Conntrack::in_ns(ns.clone())
+    }
+
+    fn in_ns(ns: netns::Netns) -> Result<Conntrack> {
+        let mut ct = ns.run(Conntrack::open)??;
+        ct.netns = Some(ns);
         Ok(ct)
     }
 
     /// Another socket on the same table (same network namespace).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] when the socket cannot be opened;
+    /// [`Error::Netns`] when the namespace cannot be entered.
     pub fn sibling_socket(&self) -> Result<Socket> {
         match &self.netns {
-            Some(ns) => Ok(netns::run_in(ns, Socket::open)??),
+            Some(ns) => Ok(ns.run(Socket::open)??),
             None => Ok(Socket::open()?),
         }
     }
@@ -73,6 +117,11 @@ impl Conntrack {
     /// Deletes the entry with original tuple `orig` (and zone), only if its
     /// id is still `id` when given. Returns whether an entry was deleted
     /// (`false`: there was none). conntrack(8): `-D` with a full tuple.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn delete(&mut self, orig: &Tuple, zone: Option<u16>, id: Option<u32>) -> Result<bool> {
         let mut req = RequestBuf::new();
         request::delete(&mut req, self.sock.next_seq(), orig, zone, id, true);
@@ -86,13 +135,35 @@ impl Conntrack {
         }
     }
 
-    /// Deletes, in the kernel, every entry `filter` selects: one request, no
-    /// dump (`ctnetlink_flush_conntrack`). An empty filter flushes the whole
-    /// table. Callers must know that the running kernel selects by this
-    /// filter correctly ([`crate::probe::plan`] with [`crate::probe::Op::Flush`]
-    /// and an exact plan): one that ignores or inverts a criterion deletes
-    /// the wrong entries. conntrack(8): `-F`, `-D` with filters.
-    pub fn flush(&mut self, filter: &KernelFilter) -> Result<()> {
+    /// Deletes, in the kernel, every entry the proved plan selects: one
+    /// request per family, no dump (`ctnetlink_flush_conntrack`). The plan
+    /// comes only from [`crate::probe::prove_flush`], which hands it out
+    /// when this running kernel was seen to apply every criterion of it
+    /// exactly: there is no way to send a flush the kernel could get wrong.
+    /// conntrack(8): `-D` with filters.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] when the kernel refuses the request.
+    pub fn flush(&mut self, proof: &crate::probe::ProvedFlush) -> Result<()> {
+        for kf in proof.filters() {
+            self.flush_raw(kf)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes every entry of the table: one request, no criterion to get
+    /// wrong. conntrack(8): `-F`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`] when the kernel refuses the request.
+    pub fn flush_all(&mut self) -> Result<()> {
+        self.flush_raw(&KernelFilter::default())
+    }
+
+    /// A flush with `filter`, as sent; only for plans this crate proved.
+    pub(crate) fn flush_raw(&mut self, filter: &KernelFilter) -> Result<()> {
         let mut req = RequestBuf::new();
         request::flush(&mut req, self.sock.next_seq(), filter);
         self.sock
@@ -102,6 +173,11 @@ impl Conntrack {
 
     /// Changes the entry with original tuple `orig` (mark, timeout,
     /// labels). Returns `false` when there is no such entry. conntrack(8): `-U`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn update(&mut self, orig: &Tuple, zone: Option<u16>, change: &Update) -> Result<bool> {
         let mut req = RequestBuf::new();
         request::update(&mut req, self.sock.next_seq(), orig, zone, change, true);
@@ -118,6 +194,11 @@ impl Conntrack {
     /// Subscribes to this table's events; `prefilter`'s family and protocol
     /// are applied in the kernel (BPF), the rest is up to the caller.
     /// conntrack(8): `-E`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn events(&self, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
         EventStream::subscribe(self.sibling_socket()?, opts, prefilter)
     }
@@ -129,6 +210,11 @@ impl Conntrack {
 
     /// The entry count of this namespace and the global maximum, without a
     /// dump (`IPCTNL_MSG_CT_GET_STATS`). conntrack(8): `-C`. Linux 4.?+.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn stats(&mut self) -> Result<GlobalStats> {
         let mut req = RequestBuf::new();
         request::stats(&mut req, self.sock.next_seq());
@@ -147,6 +233,11 @@ impl Conntrack {
     }
 
     /// Per-CPU statistics (`IPCTNL_MSG_CT_GET_STATS_CPU`). conntrack(8): `-S`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn stats_cpu(&mut self) -> Result<Vec<CpuStats>> {
         let mut req = RequestBuf::new();
         request::stats_cpu(&mut req, self.sock.next_seq());
@@ -160,6 +251,11 @@ impl Conntrack {
 
     /// The entry whose original tuple is `orig` (all of addresses, protocol
     /// and ports or ICMP fields set), or `None`. conntrack(8): `-G`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn get(&mut self, orig: &Tuple, zone: Option<u16>) -> Result<Option<Flow<'static>>> {
         let mut req = RequestBuf::new();
         request::get(&mut req, self.sock.next_seq(), orig, zone);
@@ -169,6 +265,11 @@ impl Conntrack {
     /// The entry whose reply tuple is `reply` (complete, as for
     /// [`Conntrack::get`]), or `None`: how a NATed connection is found from
     /// the addresses its replies carry. conntrack(8): `-G -r -q`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn get_by_reply(
         &mut self,
         reply: &Tuple,
@@ -199,6 +300,11 @@ impl Conntrack {
     /// kernel applies what it can, the rest is matched here. The socket is
     /// read on a second thread while `f` runs on this one. `f` may stop the
     /// dump by returning `ControlFlow::Break`. conntrack(8): `-L`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn stream<S, F, E>(&mut self, filter: &S, mut f: F) -> std::result::Result<(), E>
     where
         S: Selection + ?Sized,
@@ -252,6 +358,11 @@ impl Conntrack {
     /// Like [`Conntrack::stream`] over one of the kernel's lists: the table,
     /// or the dying or unconfirmed list, which the kernel filters by family
     /// only (the rest is matched here). conntrack(8): `-L dying`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn stream_table<S, F, E>(
         &mut self,
         table: Table,
@@ -310,6 +421,11 @@ impl Conntrack {
 
     /// Every entry `filter` selects, collected. For small tables and tests;
     /// prefer [`Conntrack::stream`] on real tables.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn dump<S: Selection + ?Sized>(&mut self, filter: &S) -> Result<Vec<Flow<'static>>> {
         let mut out = Vec::new();
         self.for_each(filter, |f| {

@@ -45,14 +45,88 @@ pub fn create_request<'f>(
     (Cow::Owned(plain), opts)
 }
 
+/// Checks a flow to create and completes what follows from it: the family
+/// from the original addresses, the reply tuple (the mirror of the
+/// original) when none is given. What is missing is named.
+///
+/// # Errors
+///
+/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+/// request or the socket fails (the errno and the operation are kept).
+pub fn complete<'f>(f: &'f Flow<'f>) -> Result<Cow<'f, Flow<'f>>> {
+    use ctctl_netlink::conntrack::proto;
+    use ctctl_netlink::header::{AF_INET, AF_INET6};
+    let bad = |field, reason| Err(crate::error::Error::Flow { field, reason });
+    let o = &f.orig;
+    let (Some(src), Some(dst)) = (o.src, o.dst) else {
+        return bad("orig", "the source and destination addresses are required");
+    };
+    if src.is_ipv4() != dst.is_ipv4() {
+        return bad("orig.dst", "not of the source's family");
+    }
+    let family = if src.is_ipv4() { AF_INET } else { AF_INET6 };
+    if f.family != 0 && f.family != family {
+        return bad("family", "not the family of the addresses");
+    }
+    let Some(p) = o.proto else {
+        return bad("orig.proto", "the protocol is required");
+    };
+    if crate::flow::has_ports(p)
+        && p != proto::GRE
+        && (o.src_port.is_none() || o.dst_port.is_none())
+    {
+        return bad("orig.src_port", "ports are required for this protocol");
+    }
+    if matches!(p, proto::ICMP | proto::ICMPV6)
+        && (o.icmp_type.is_none() || o.icmp_code.is_none() || o.icmp_id.is_none())
+    {
+        return bad("orig.icmp_type", "ICMP type, code and id are required");
+    }
+    if f.timeout.is_none() {
+        return bad("timeout", "a timeout (seconds) is required");
+    }
+    let no_reply = f.reply.src.is_none() && f.reply.dst.is_none();
+    if let (Some(rs), Some(rd)) = (f.reply.src, f.reply.dst) {
+        if rs.is_ipv4() != src.is_ipv4() || rd.is_ipv4() != src.is_ipv4() {
+            return bad("reply", "not of the original's family");
+        }
+    } else if !no_reply {
+        return bad(
+            "reply",
+            "give both reply addresses, or neither (the mirror of the original)",
+        );
+    }
+    if f.family == family && !no_reply {
+        return Ok(Cow::Borrowed(f));
+    }
+    let mut full = f.clone();
+    full.family = family;
+    if no_reply {
+        full.reply = Tuple {
+            zone: f.reply.zone,
+            ..mirror(o)
+        };
+    }
+    Ok(Cow::Owned(full))
+}
+
 impl Conntrack {
-    /// Creates `flow` (both tuples and a timeout are required; the status,
-    /// protocol state, mark, zone, helper and labels are used when set; NAT
-    /// is set up when the reply tuple is not the mirror of the original).
-    /// Returns `false` when the entry already exists, unless `or_update`,
-    /// which updates it instead. conntrack(8): `-I`.
+    /// Creates `flow`: the original tuple (addresses, protocol, and its
+    /// ports or ICMP fields) and a timeout are required; the family follows
+    /// from the addresses and the reply tuple defaults to the mirror of the
+    /// original; the status, protocol state, mark, zone, helper and labels
+    /// are used when set; NAT is set up when the reply tuple is not the
+    /// mirror of the original. Returns `false` when the entry already
+    /// exists, unless `or_update`, which updates it instead. conntrack(8): `-I`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Flow`](crate::error::Error::Flow) naming the field a flow
+    /// lacks, before anything is sent; [`Error::Netlink`](crate::error::Error::Netlink)
+    /// when the kernel refuses it.
     pub fn create(&mut self, flow: &Flow<'_>, or_update: bool) -> Result<bool> {
-        let (flow, opts) = create_request(flow, or_update, true);
+        let flow = complete(flow)?;
+        let (flow, opts) = create_request(&flow, or_update, true);
         let mut req = RequestBuf::new();
         request::create(&mut req, self.socket().next_seq(), &flow, &opts);
         match self
@@ -66,11 +140,21 @@ impl Conntrack {
     }
 
     /// A batch creator for this table (restore), on a socket of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn creator(&self, or_update: bool) -> Result<Creator> {
         Ok(Creator::new(self.sibling_socket()?, or_update))
     }
 
     /// A batch updater for this table, on a socket of its own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn updater(&self) -> Result<Updater> {
         Ok(Updater::new(self.sibling_socket()?))
     }
@@ -93,12 +177,22 @@ impl Creator {
     }
 
     /// Queues `flow`, tagged `tag` (a line number) for error reports.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn push(&mut self, tag: u64, flow: &Flow<'_>) -> Result<()> {
         self.push_with(tag, flow, self.or_update)
     }
 
     /// Like [`Creator::push`], updating an existing entry when `or_update`
     /// (`-A` lines) whatever the creator's default.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn push_with(&mut self, tag: u64, flow: &Flow<'_>, or_update: bool) -> Result<()> {
         let (flow, opts) = create_request(flow, or_update, false);
         self.batch
@@ -106,12 +200,22 @@ impl Creator {
     }
 
     /// Sends what is queued (to see failures so far, as `--strict` does).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn flush(&mut self) -> Result<&BatchStats> {
         self.batch.send()
     }
 
     /// Sends what is queued and returns the totals: `done` created,
     /// `skipped` already there.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn finish(self) -> Result<BatchStats> {
         self.batch.finish()
     }
@@ -132,6 +236,11 @@ impl Updater {
     }
 
     /// Queues `change` for the entry `f` (by its original tuple and zone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn push(&mut self, f: &Flow<'_>, change: &Update) -> Result<()> {
         self.batch.push(0, |req, seq| {
             request::update(req, seq, &f.orig, f.zone, change, false)
@@ -140,6 +249,11 @@ impl Updater {
 
     /// Sends what is queued and returns the totals: `done` updated,
     /// `skipped` already gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn finish(self) -> Result<BatchStats> {
         self.batch.finish()
     }

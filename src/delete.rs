@@ -53,6 +53,11 @@ pub const MAX_LINE_FLUSHES: usize = 1;
 impl Conntrack {
     /// A [`Deleter`] for this table, with a socket of its own so that it can
     /// delete while [`Conntrack::stream`] reads a dump.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn deleter(&self) -> Result<Deleter> {
         Ok(Deleter::new(self.sibling_socket()?))
     }
@@ -63,6 +68,11 @@ impl Conntrack {
     /// selects exactly by every criterion (one flush per family, the second
     /// family swept from a dump meanwhile); else a dump matched here, each
     /// match deleted by tuple and id. `progress` hears the deletes queued.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn delete_matching(
         &mut self,
         filter: &Filter,
@@ -75,6 +85,11 @@ impl Conntrack {
     /// per line when the lines are at most [`MAX_LINE_FLUSHES`] and each is
     /// exact in the kernel, else one dump matched against every line and
     /// deleted by tuple and id. Also returns the entries each line matched.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn delete_set(
         &mut self,
         set: &FilterSet,
@@ -85,6 +100,11 @@ impl Conntrack {
 
     /// Deletes, by tuple and id from a dump, every entry `sel` selects
     /// (any [`Selection`], such as conntrack(8)'s).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn delete_selected<S: Selection + ?Sized>(
         &mut self,
         sel: &S,
@@ -112,6 +132,11 @@ impl Deleter {
     /// Queues the deletion of `f`: by its original tuple and zone, and its id
     /// when it has one, so that a newer entry that reused the tuple is left
     /// alone (`ctnetlink_del_conntrack` compares `CTA_ID`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn push(&mut self, f: &Flow<'_>) -> Result<()> {
         self.batch.push(0, |req, seq| {
             request::delete(req, seq, &f.orig, f.zone, f.id, false)
@@ -125,6 +150,11 @@ impl Deleter {
 
     /// Sends what is queued and returns the totals: `done` entries deleted,
     /// `skipped` already gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn finish(self) -> Result<BatchStats> {
         self.batch.finish()
     }
@@ -174,7 +204,7 @@ fn kernel_flush(
     let before = ct.stats()?.entries;
     let mut stats = match filters {
         [one] => {
-            ct.flush(one)?;
+            ct.flush_raw(one)?;
             BatchStats::default()
         }
         [first, rest @ ..] => flush_and_sweep(ct, filter, first, rest, progress)?,
@@ -242,7 +272,7 @@ fn flush_and_sweep(
 ) -> Result<BatchStats> {
     let flush_sock = ct.sibling_socket()?;
     std::thread::scope(|s| {
-        let flusher = s.spawn(move || Conntrack::with_socket(flush_sock).flush(first));
+        let flusher = s.spawn(move || Conntrack::with_socket(flush_sock).flush_raw(first));
         let mut stats = BatchStats::default();
         for kf in rest {
             let sweep_filter = Filter {

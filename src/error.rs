@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 /// Anything a ctctl operation can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A netlink operation failed (keeps the kernel errno and the operation).
     #[error(transparent)]
@@ -16,6 +17,9 @@ pub enum Error {
     /// A filter value that does not parse or contradicts another.
     #[error(transparent)]
     Filter(#[from] FilterError),
+    /// A value that does not parse (an address, a port range, a state name).
+    #[error(transparent)]
+    Value(#[from] ValueError),
     /// A file under /proc or /sys could not be read or written.
     #[error("{path}: {error}")]
     File {
@@ -24,13 +28,22 @@ pub enum Error {
         /// What went wrong.
         error: std::io::Error,
     },
+    /// A flow given to create lacks what the kernel needs, or contradicts
+    /// itself (named by field).
+    #[error("flow to create: {field}: {reason}")]
+    Flow {
+        /// The field (`orig.src`, `timeout`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The kernel probe could not run or its verdict could not be kept.
     #[error("{0}")]
     Probe(String),
     /// An operation that changes every entry the kernel selects was asked
     /// for a filter the running kernel was not proved to apply exactly.
     #[error(
-        "{0} with this filter: the kernel would also touch entries outside it (it was not proved to apply every criterion here; `ctctl probe` shows what it applies)"
+        "{0} with this filter: the kernel would also touch entries outside it (this running kernel was not proved to apply every criterion here; the probe's verdicts say which it applies)"
     )]
     NotExact(&'static str),
 }
@@ -49,12 +62,14 @@ impl Error {
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A filter value that does not parse; names the flag.
+/// A filter value that does not parse or contradicts another; names the
+/// [`Filter`](crate::select::filter::Filter) field (`dport`, `reply_src`;
+/// the CLI names its flags instead).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {flag} '{value}': {reason}")]
+#[error("invalid {field} '{value}': {reason}")]
 pub struct FilterError {
-    /// The flag, as typed on the command line.
-    pub flag: &'static str,
+    /// The field.
+    pub field: &'static str,
     /// The value given.
     pub value: String,
     /// Why it does not parse.
@@ -62,10 +77,10 @@ pub struct FilterError {
 }
 
 impl FilterError {
-    /// An error for `flag` with `value`.
-    pub fn new(flag: &'static str, value: &str, reason: impl Into<String>) -> Self {
+    /// An error for `field` with `value`.
+    pub fn new(field: &'static str, value: &str, reason: impl Into<String>) -> Self {
         FilterError {
-            flag,
+            field,
             value: value.to_string(),
             reason: reason.into(),
         }
@@ -97,4 +112,28 @@ pub enum NetnsError {
         /// What went wrong.
         error: io::Error,
     },
+}
+
+/// A value that does not parse (an address, a prefix, a port range, a
+/// state or status name, a number): why, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+impl From<String> for ValueError {
+    fn from(s: String) -> Self {
+        ValueError(s)
+    }
+}
+
+impl From<&str> for ValueError {
+    fn from(s: &str) -> Self {
+        ValueError(s.to_string())
+    }
+}
+
+impl From<ValueError> for String {
+    fn from(e: ValueError) -> Self {
+        e.0
+    }
 }

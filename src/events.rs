@@ -100,6 +100,11 @@ impl EventStream {
     /// Subscribes on `sock` (which must be in the table's network namespace).
     /// `prefilter` is attached as a BPF socket filter when it can narrow
     /// anything (family, protocol).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn subscribe(sock: Socket, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
         let rcvbuf = subscribe_socket(&sock, opts, prefilter)?;
         Ok(EventStream {
@@ -124,6 +129,11 @@ impl EventStream {
     /// Waits up to `timeout` (`None`: forever) for events, then reads what
     /// is queued (up to a batch) and calls `f` for each event. Returns
     /// early with nothing received when a signal interrupts the wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn poll<F>(&mut self, timeout: Option<Duration>, f: F) -> Result<Polled>
     where
         F: FnMut(Event<'_>),
@@ -160,6 +170,11 @@ impl EventStream {
 /// Sets a socket up for events: its receive buffer, reliability, the BPF
 /// prefilter (family and protocol, when they narrow anything) and the
 /// multicast groups. Returns the buffer the kernel granted.
+///
+/// # Errors
+///
+/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+/// request or the socket fails (the errno and the operation are kept).
 pub fn subscribe_socket(sock: &Socket, opts: &EventOptions, prefilter: &Filter) -> Result<RcvBuf> {
     {
         let rcvbuf = sock.set_recv_buffer(opts.buffer_size)?;
@@ -216,6 +231,11 @@ impl RecvBatch {
 
     /// Reads what `sock` has queued, up to a batch, without waiting, and
     /// calls `f` for each event; `overrun` when the kernel dropped events.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn read<F>(&mut self, sock: &Socket, f: F) -> Result<Polled>
     where
         F: FnMut(Event<'_>),

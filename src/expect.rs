@@ -107,6 +107,11 @@ fn acked(sock: &mut Socket, req: &RequestBuf, op: &'static str) -> Result<bool> 
 impl Conntrack {
     /// Calls `f` with each expectation `filter` selects (the family is
     /// selected in the kernel, the rest here). conntrack(8): `-L expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_for_each<F>(&mut self, filter: &ExpectFilter, mut f: F) -> Result<()>
     where
         F: FnMut(&Expect) -> Result<ControlFlow<()>>,
@@ -136,6 +141,11 @@ impl Conntrack {
 
     /// How many expectations `filter` selects (a dump: the kernel keeps
     /// no count). conntrack(8): `-C expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_count(&mut self, filter: &ExpectFilter) -> Result<u64> {
         let mut n = 0u64;
         self.expect_for_each(filter, |_| {
@@ -146,6 +156,11 @@ impl Conntrack {
     }
 
     /// The expectation counters summed over CPUs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_totals(&mut self) -> Result<ExpCpuStats> {
         let mut sum = ExpCpuStats::default();
         for c in self.expect_stats_cpu()? {
@@ -156,6 +171,11 @@ impl Conntrack {
 
     /// The expectation that `tuple` matches under its mask, or `None`.
     /// conntrack(8): `-G expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_get(
         &mut self,
         tuple: &ctctl_netlink::conntrack::Tuple,
@@ -182,6 +202,11 @@ impl Conntrack {
     /// Creates an expectation. Its master must exist and have a helper
     /// attached (else the kernel answers ENOENT or EOPNOTSUPP). Returns
     /// `false` when an equal expectation exists. conntrack(8): `-I expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_create(&mut self, e: &Expect) -> Result<bool> {
         let mut req = RequestBuf::new();
         let sock = self.socket();
@@ -195,6 +220,11 @@ impl Conntrack {
 
     /// Deletes the expectation `tuple` matches, only if its id is still
     /// `id` when given. Returns whether one was deleted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_delete(
         &mut self,
         tuple: &ctctl_netlink::conntrack::Tuple,
@@ -210,6 +240,11 @@ impl Conntrack {
     /// Deletes every expectation `filter` selects, each by tuple and id from
     /// a dump (one request when the filter is empty: the kernel's flush).
     /// Calls `f` with each one deleted; returns (deleted, already gone).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_delete_matching<F>(
         &mut self,
         filter: &ExpectFilter,
@@ -239,6 +274,11 @@ impl Conntrack {
 
     /// Removes every expectation of this namespace in one request.
     /// conntrack(8): `-F expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_flush(&mut self) -> Result<()> {
         let mut req = RequestBuf::new();
         let sock = self.socket();
@@ -247,6 +287,11 @@ impl Conntrack {
     }
 
     /// Per-CPU expectation counters. conntrack(8): `-S expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_stats_cpu(&mut self) -> Result<Vec<ExpCpuStats>> {
         let mut req = RequestBuf::new();
         let sock = self.socket();
@@ -264,6 +309,11 @@ impl Conntrack {
     /// Subscribes to expectation events: created (`new`) and removed
     /// (`destroy`: matched, timed out, deleted, or its master went).
     /// conntrack(8): `-E expect`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn expect_events(&self, new: bool, destroy: bool) -> Result<ExpectEvents> {
         let sock = self.sibling_socket()?;
         if new {
@@ -294,6 +344,11 @@ impl ExpectEvents {
     /// Waits up to `timeout` (forever with `None`) for events and calls `f`
     /// with each one that arrived. Returns how many there were (0: the
     /// wait ended empty).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn next_batch<F>(&mut self, timeout: Option<Duration>, mut f: F) -> Result<usize>
     where
         F: FnMut(ExpectEvent, &Expect),

@@ -11,27 +11,7 @@ use ctctl_netlink::conntrack::request::NatSetup;
 use ctctl_netlink::conntrack::{proto, Flow, Tuple};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
-/// Layer-4 protocol names as conntrack(8) prints them.
-pub const PROTO_NAMES: [(u8, &str); 8] = [
-    (proto::TCP, "tcp"),
-    (proto::UDP, "udp"),
-    (proto::UDPLITE, "udplite"),
-    (proto::ICMP, "icmp"),
-    (proto::ICMPV6, "icmpv6"),
-    (proto::SCTP, "sctp"),
-    (proto::GRE, "gre"),
-    (proto::DCCP, "dccp"),
-];
-
-/// The name conntrack(8) prints for layer-4 protocol `num` (`unknown` for
-/// the rest).
-pub fn proto_name(num: u8) -> &'static str {
-    PROTO_NAMES
-        .iter()
-        .find(|(n, _)| *n == num)
-        .map(|(_, s)| *s)
-        .unwrap_or("unknown")
-}
+pub use ctctl_netlink::conntrack::proto::{name as proto_name, NAMES as PROTO_NAMES};
 
 /// The family name conntrack(8) prints (`ipv4`, `ipv6`, `unknown`).
 pub fn family_name(af: u8) -> &'static str {

@@ -35,6 +35,7 @@ macro_rules! eprintln {
 }
 
 /// Like std's `eprint!`, ignoring a failing stderr (see `eprintln!`).
+#[cfg(feature = "cli")]
 macro_rules! eprint {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
@@ -49,6 +50,8 @@ pub mod format;
 pub mod select;
 
 // The kernel work: imports the vocabulary.
+#[cfg(feature = "tokio")]
+pub mod async_events;
 pub mod batch;
 pub mod conntrack;
 pub mod create;
@@ -58,6 +61,7 @@ pub mod expect;
 pub mod labels;
 pub mod live;
 pub mod names;
+pub mod nat;
 pub mod netns;
 pub mod probe;
 pub mod restore;
@@ -65,19 +69,34 @@ pub mod stdio;
 pub mod tune;
 pub mod wait;
 
-// The faces: import anything below, never each other.
+// The faces: import anything below, never each other (feature `cli`).
+#[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "cli")]
 pub mod compat;
+#[cfg(feature = "cli")]
 pub mod exporter;
 
-// Re-exports for library users (the crate itself imports by module path).
+// Re-exports for library users (the crate itself imports by module path):
+// everything needed to build flows, filters and updates is here, without
+// naming the wire crate.
 pub use batch::BatchStats;
-pub use conntrack::Conntrack;
-pub use ctctl_netlink::conntrack::{EventKind, Flow, Status, Tuple};
-pub use delete::Deleter;
-pub use error::{Error, Result};
-pub use events::{Event, EventOptions, EventStream};
+pub use conntrack::{Conntrack, Table};
+pub use ctctl_netlink;
+pub use ctctl_netlink::conntrack::request::Update;
+pub use ctctl_netlink::conntrack::{
+    proto, DccpInfo, EventKind, Flow, KernelFilter, Labels, ProtoInfo, SctpInfo, Status, TcpInfo,
+    Tuple,
+};
+pub use ctctl_netlink::header::{AF_INET, AF_INET6};
+pub use ctctl_netlink::stats::{CpuStats, GlobalStats};
+pub use delete::{Deleter, Method};
+pub use error::{Error, FilterError, NetnsError, Result, ValueError};
+pub use events::{Event, EventOptions, EventStream, Polled};
 pub use expect::{ExpectEvent, ExpectEvents, ExpectFilter};
+pub use netns::Netns;
+pub use probe::{prove_flush, set_policy, Policy, ProvedFlush};
+pub use select::criteria::{Cidr, Match, NatMatch, PortRange, StateMatch, StatusMatch};
 pub use select::filter::Filter;
 pub use select::selection::Selection;
 pub use select::set::FilterSet;

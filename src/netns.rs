@@ -8,7 +8,9 @@
 
 use std::fs::File;
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::sched::{setns, CloneFlags};
 
@@ -29,25 +31,7 @@ pub fn resolve(name_or_path: &str) -> PathBuf {
 
 /// Moves the calling thread into the network namespace `name_or_path`.
 pub fn enter(name_or_path: &str) -> Result<(), NetnsError> {
-    let path = resolve(name_or_path);
-    let file = File::open(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => NetnsError::NotFound {
-            name: name_or_path.to_string(),
-            path: path.clone(),
-        },
-        io::ErrorKind::PermissionDenied => NetnsError::Permission { path: path.clone() },
-        _ => NetnsError::Other {
-            path: path.clone(),
-            error: e,
-        },
-    })?;
-    setns(&file, CloneFlags::CLONE_NEWNET).map_err(|errno| match errno {
-        nix::errno::Errno::EPERM => NetnsError::Permission { path: path.clone() },
-        other => NetnsError::Other {
-            path: path.clone(),
-            error: io::Error::from(other),
-        },
-    })
+    Netns::open(name_or_path)?.enter()
 }
 
 /// Runs `f` on a new thread that has entered the namespace, and returns
@@ -65,4 +49,86 @@ where
         .join()
         .unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
+}
+
+/// A network namespace held open: its file descriptor, taken once. Sockets
+/// opened later through it land in that very namespace, even after
+/// `ip netns del` removed its name or another namespace took the name (the
+/// kernel keeps a namespace alive while a descriptor of it is open).
+#[derive(Debug, Clone)]
+pub struct Netns {
+    fd: Arc<OwnedFd>,
+    label: String,
+}
+
+impl Netns {
+    /// Opens a namespace by name (`/run/netns/NAME`) or path
+    /// (`/proc/PID/ns/net`).
+    ///
+    /// # Errors
+    ///
+    /// [`NetnsError::NotFound`] when there is no such file,
+    /// [`NetnsError::Permission`] without the right to open it.
+    pub fn open(name_or_path: &str) -> Result<Netns, NetnsError> {
+        let path = resolve(name_or_path);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => NetnsError::NotFound {
+                name: name_or_path.to_string(),
+                path: path.clone(),
+            },
+            io::ErrorKind::PermissionDenied => NetnsError::Permission { path: path.clone() },
+            _ => NetnsError::Other {
+                path: path.clone(),
+                error: e,
+            },
+        })?;
+        Ok(Netns {
+            fd: Arc::new(OwnedFd::from(file)),
+            label: path.display().to_string(),
+        })
+    }
+
+    /// A namespace from a descriptor the caller already holds (from
+    /// `pidfd`, a container runtime, `/proc/PID/ns/net` opened earlier).
+    /// Whether it is a network namespace shows at the first use.
+    pub fn from_fd(fd: OwnedFd) -> Netns {
+        Netns {
+            fd: Arc::new(fd),
+            label: "a namespace descriptor".to_string(),
+        }
+    }
+
+    /// Moves the calling thread into the namespace.
+    fn enter(&self) -> Result<(), NetnsError> {
+        let path = PathBuf::from(&self.label);
+        setns(self.fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|errno| match errno {
+            nix::errno::Errno::EPERM => NetnsError::Permission { path: path.clone() },
+            other => NetnsError::Other {
+                path,
+                error: io::Error::from(other),
+            },
+        })
+    }
+
+    /// Runs `f` on a new thread that has entered the namespace, and returns
+    /// its result; what `f` creates there (sockets) stays in the namespace.
+    ///
+    /// # Errors
+    ///
+    /// [`NetnsError::Permission`] without `CAP_SYS_ADMIN`;
+    /// [`NetnsError::Other`] when the descriptor is not a network namespace.
+    pub fn run<T, F>(&self, f: F) -> Result<T, NetnsError>
+    where
+        T: Send,
+        F: FnOnce() -> T + Send,
+    {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                self.enter()?;
+                Ok(f())
+            })
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+        })
+    }
 }

@@ -47,6 +47,11 @@ pub use crate::stdio::lines::{lines, Lines, MAX_LINE};
 /// `conntrack -R` reads it (`-I`/`-A` create; `-U`, `-D`, `-F` change or
 /// delete; every option applied or refused, never dropped).
 /// `Ok(None)` for blank lines and comments.
+///
+/// # Errors
+///
+/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+/// request or the socket fails (the errno and the operation are kept).
 pub fn parse_line(line: &str) -> Result<Option<Line>, String> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
@@ -231,6 +236,11 @@ fn parse_conntrack(line: &str) -> Result<Line, String> {
 /// family asked for by the exact way [`Conntrack::delete_matching`] picks,
 /// `-U` updates each selected entry that would change by its original tuple
 /// and zone. Returns the entries acted on.
+///
+/// # Errors
+///
+/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+/// request or the socket fails (the errno and the operation are kept).
 pub fn apply(ct: &mut Conntrack, c: &Command) -> std::result::Result<BatchStats, String> {
     use crate::format::conntrack8::options::Command as Cmd;
     let fail = |e: crate::error::Error| e.to_string();

@@ -65,6 +65,11 @@ pub struct Waited {
 impl Conntrack {
     /// Waits until `what` holds for entries matching `filter` (`count`
     /// times), or `timeout` passes; see [`wait_for`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn wait_for(
         &mut self,
         filter: &Filter,
@@ -83,6 +88,11 @@ impl Conntrack {
 /// is seen. For `destroy`, the entries matching at
 /// the start are kept in memory (to notice silent destructions): give a
 /// narrow filter on large tables.
+///
+/// # Errors
+///
+/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+/// request or the socket fails (the errno and the operation are kept).
 pub fn wait_for(
     ct: &mut Conntrack,
     filter: &Filter,

@@ -23,10 +23,23 @@ enum Key {
     Num(u64),
     Ip(IpAddr),
     Status(u32),
+    Pod(u32),
 }
 
-fn key(by: CountBy, f: &Flow<'_>) -> Key {
+/// Pods by address, and their names (`--by pod`).
+#[derive(Default)]
+struct Pods {
+    by_addr: HashMap<IpAddr, u32>,
+    names: Vec<String>,
+}
+
+fn key(by: CountBy, f: &Flow<'_>, pods: &Pods) -> Key {
     match by {
+        CountBy::Pod => f
+            .orig
+            .src
+            .and_then(|a| pods.by_addr.get(&a))
+            .map_or(Key::None, |i| Key::Pod(*i)),
         CountBy::State => f.state_name().map_or(Key::None, Key::Name),
         CountBy::Proto => f.orig.proto.map_or(Key::None, |p| Key::Name(proto_name(p))),
         CountBy::Family => Key::Name(family_name(f.family)),
@@ -39,8 +52,14 @@ fn key(by: CountBy, f: &Flow<'_>) -> Key {
     }
 }
 
-fn render_key(out: &mut Vec<u8>, k: &Key) {
+fn render_key(out: &mut Vec<u8>, k: &Key, pods: &Pods) {
     match k {
+        Key::Pod(i) => out.extend_from_slice(
+            pods.names
+                .get(*i as usize)
+                .map_or("-", String::as_str)
+                .as_bytes(),
+        ),
         Key::None => out.push(b'-'),
         Key::Name(s) => out.extend_from_slice(s.as_bytes()),
         Key::Num(n) => text::num(out, *n),
@@ -67,6 +86,7 @@ fn by_name(by: CountBy) -> &'static str {
         CountBy::Zone => "zone",
         CountBy::Mark => "mark",
         CountBy::Status => "status",
+        CountBy::Pod => "pod",
     }
 }
 
@@ -110,9 +130,22 @@ pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     };
 
+    let mut pods = Pods::default();
+    if by == CountBy::Pod {
+        let mut index: HashMap<String, u32> = HashMap::new();
+        for (addr, p) in crate::live::pods::host_pods(&a.pod_logs_dir) {
+            let name = format!("{}/{}", p.namespace, p.name);
+            let next = pods.names.len() as u32;
+            let i = *index.entry(name.clone()).or_insert_with(|| {
+                pods.names.push(name);
+                next
+            });
+            pods.by_addr.insert(addr, i);
+        }
+    }
     let mut groups: HashMap<Key, u64> = HashMap::new();
     ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
-        *groups.entry(key(by, f)).or_insert(0) += 1;
+        *groups.entry(key(by, f, &pods)).or_insert(0) += 1;
         Ok(ControlFlow::Continue(()))
     })?;
     let mut rows: Vec<(Key, u64)> = groups.into_iter().collect();
@@ -130,7 +163,7 @@ pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
             buf.extend_from_slice(name.as_bytes());
             buf.extend_from_slice(b"\":");
             let mut key_text = Vec::new();
-            render_key(&mut key_text, k);
+            render_key(&mut key_text, k, &pods);
             match k {
                 Key::Num(_) => buf.extend_from_slice(&key_text),
                 Key::None => buf.extend_from_slice(b"null"),
@@ -146,7 +179,7 @@ pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
             }
             buf.extend_from_slice(s.as_bytes());
             buf.push(b' ');
-            render_key(buf, k);
+            render_key(buf, k, &pods);
         }
         out.line_done()?;
     }

@@ -31,6 +31,8 @@ pub fn run(cli: &Cli, a: &ExporterArgs) -> anyhow::Result<Outcome> {
         top: a.top,
         resync_interval: a.resync_interval,
         scan_interval: a.scan_interval,
+        pod_logs: a.all_netns.then(|| a.pod_logs_dir.clone()),
+        nat_range: a.nat_port_range,
         web_config: a.web_config.clone(),
         limits: crate::exporter::http::Limits {
             max_connections: a.max_connections,

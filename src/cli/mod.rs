@@ -12,6 +12,7 @@ pub mod exit;
 pub mod expect;
 pub mod exporter;
 pub mod modify;
+pub mod nat;
 pub mod select;
 pub mod status;
 pub mod top;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::List(a) => list(&cli, a),
         Command::Get(a) => get(&cli, a),
         Command::Count(a) => count::run(&cli, a),
+        Command::Nat(a) => nat::run(&cli, a),
         Command::Delete(a) => delete::run(&cli, a, false),
         Command::Flush(a) => delete::run(&cli, a, true),
         Command::Events(a) => events::run(&cli, a),

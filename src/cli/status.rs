@@ -92,6 +92,8 @@ struct Report {
     switches: Vec<(String, u64)>,
     warnings: Vec<String>,
     verdict: Option<Verdict>,
+    /// The fullest source-NAT group (from the dump), when any.
+    snat: Option<crate::nat::NatUse>,
 }
 
 fn is_loopback(ip: &Option<IpAddr>) -> bool {
@@ -158,8 +160,10 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
     }
     if !a.quick {
         let mut states: HashMap<&'static str, u64> = HashMap::new();
+        let mut nat = crate::nat::NatTally::new(a.nat_port_range);
         ct.stream(&Filter::all(), |f| -> anyhow::Result<ControlFlow<()>> {
             r.scanned += 1;
+            nat.add(f);
             *states.entry(f.state_name().unwrap_or("-")).or_insert(0) += 1;
             if is_loopback(&f.orig.src) && is_loopback(&f.orig.dst) {
                 r.loopback += 1;
@@ -170,6 +174,7 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
         v.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         v.truncate(5);
         r.states = v;
+        r.snat = nat.top(1).into_iter().next();
     }
     // The dying list is short unless reliable event delivery holds entries
     // back (events --reliable with a slow reader): that backlog shows here.
@@ -378,6 +383,35 @@ fn judge(r: &mut Report) {
             }
         }
     }
+    if let Some(u) = &r.snat {
+        let util = u.utilization() * 100.0;
+        let level = if util >= r.crit {
+            Some(Verdict::Critical)
+        } else if util >= r.warn {
+            Some(Verdict::Warning)
+        } else {
+            None
+        };
+        if let Some(level) = level {
+            v = v.max(level);
+            let g = &u.group;
+            let failing = match r.rates {
+                Some([_, _, f]) if f > 0.0 => {
+                    format!("; insert_failed {f:.1}/s: connections are failing now")
+                }
+                _ => String::new(),
+            };
+            r.warnings.push(format!(
+                "source NAT address {} ({}) has {} of its {} ports in use toward {}:{} ({util:.1}%){failing}; when none is left new connections to it fail. Add SNAT addresses (nft `snat to ADDR1-ADDR2`), widen the port range (`masquerade to :1024-65535`), pick ports at random (`masquerade random-fully`), or shorten UDP timeouts (`ctctl config set timeout.udp=10s timeout.udp.stream=60s`); `ctctl nat` lists the destinations",
+                g.snat,
+                crate::flow::proto_name(g.proto),
+                thousands(u.used),
+                thousands(g.available()),
+                g.dst,
+                g.dport
+            ));
+        }
+    }
     if r.cpu.chaintoolong > 0 {
         v = v.max(Verdict::Warning);
         r.warnings.push(format!(
@@ -467,6 +501,22 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             ),
             None => b.extend_from_slice(b"null"),
         }
+        match &r.snat {
+            Some(u) => b.extend_from_slice(
+                format!(
+                    ",\"snat\":{{\"proto\":\"{}\",\"snat\":\"{}\",\"dst\":\"{}\",\"dport\":{},\"ports_used\":{},\"ports_available\":{},\"utilization\":{:.4}}}",
+                    crate::flow::proto_name(u.group.proto),
+                    u.group.snat,
+                    u.group.dst,
+                    u.group.dport,
+                    u.used,
+                    u.group.available(),
+                    u.utilization()
+                )
+                .as_bytes(),
+            ),
+            None => b.extend_from_slice(b",\"snat\":null"),
+        }
         b.extend_from_slice(b",\"switches\":{");
         for (i, (k, v)) in r.switches.iter().enumerate() {
             if i > 0 {
@@ -550,6 +600,19 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         line(format!(
             "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s ({})",
             r.rate_source
+        ))?;
+    }
+    if let Some(u) = &r.snat {
+        let g = &u.group;
+        line(format!(
+            "snat       fullest: {} {} -> {}:{} {} / {} ports ({:.1}%)",
+            crate::flow::proto_name(g.proto),
+            g.snat,
+            g.dst,
+            g.dport,
+            thousands(u.used),
+            thousands(g.available()),
+            u.utilization() * 100.0
         ))?;
     }
     let sw: Vec<String> = r

@@ -118,6 +118,14 @@ fn advice(s: &Snapshot, buckets: Option<u64>, mem: Option<u64>, t: Trouble) -> S
             };
         }
     }
+    if let Some(u) = s.snat.iter().find(|u| u.utilization >= 0.8) {
+        return format!(
+            "ctctl nat  (SNAT {} has used {:.0}% of its ports toward one destination)",
+            u.snat
+                .map_or_else(|| "other".to_string(), |a| a.to_string()),
+            u.utilization * 100.0
+        );
+    }
     if let Some(b) = buckets {
         let depth = s.max as f64 / b.max(1) as f64;
         if depth > 8.0 {
@@ -181,8 +189,12 @@ fn draw(f: &Frame<'_>, area: Rect, buf: &mut Buffer) {
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
     let [states, dsts] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
-    let [srcs, ports] =
-        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
+    let [srcs, ports, nat] = Layout::vertical([
+        Constraint::Percentage(40),
+        Constraint::Percentage(30),
+        Constraint::Percentage(30),
+    ])
+    .areas(right);
     let total: u64 = s.by_state.iter().map(|(_, n)| n).sum();
     let state_lines: Vec<Line> = s
         .by_state
@@ -238,6 +250,27 @@ fn draw(f: &Frame<'_>, area: Rect, buf: &mut Buffer) {
                 .title("destination ports"),
         )
         .render(ports, buf);
+    let nat_lines: Vec<Line> = s
+        .snat
+        .iter()
+        .map(|u| {
+            Line::from(format!(
+                "{:<24} {:<4} {:>9} {:>5.1}%",
+                u.snat
+                    .map_or_else(|| "other".to_string(), |a| a.to_string()),
+                proto_name(u.proto),
+                thousands(u.entries),
+                u.utilization * 100.0
+            ))
+        })
+        .collect();
+    Paragraph::new(nat_lines)
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .title("source NAT: entries, fullest destination"),
+        )
+        .render(nat, buf);
     Paragraph::new(vec![
         Line::from(""),
         Line::from(format!("next: {}", f.advice)),

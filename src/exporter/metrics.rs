@@ -10,7 +10,11 @@
 use std::fmt::Write as _;
 
 use crate::flow::{family_name, proto_name};
-use crate::live::{Follower, Snapshot};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::live::pods::Pod;
+use crate::live::{Follower, Ns, Snapshot};
 
 /// The followed tables, and how many top values to show.
 #[derive(Debug, Clone)]
@@ -94,6 +98,29 @@ fn label(out: &mut String, key: &str, value: &str) {
     out.push('"');
 }
 
+/// The labels of a namespace's series: `netns`, and for a pod's, `pod`,
+/// `namespace` and `pod_uid`.
+fn ns_base(ns: &Ns) -> Labels {
+    let mut l = ns_labels(&ns.label);
+    if let Some(p) = &ns.pod {
+        label(&mut l, "pod", &p.name);
+        label(&mut l, "namespace", &p.namespace);
+        label(&mut l, "pod_uid", &p.uid);
+    }
+    l
+}
+
+/// A source's labels: `src`, and `src_pod`, `src_namespace` when the
+/// address is a pod's.
+fn src_labels(ip: &IpAddr, pod_of: &HashMap<IpAddr, &Pod>) -> Vec<(&'static str, String)> {
+    let mut v = vec![("src", ip.to_string())];
+    if let Some(p) = pod_of.get(ip) {
+        v.push(("src_pod", p.name.clone()));
+        v.push(("src_namespace", p.namespace.clone()));
+    }
+    v
+}
+
 fn ns_labels(name: &str) -> Labels {
     let mut l = String::with_capacity(name.len() + 16);
     label(&mut l, "netns", name);
@@ -169,18 +196,32 @@ fn families(tables: &Tables) -> Vec<Family> {
         "Memory the exporter keeps for a namespace's table (entries, tallies, rankings)",
         false,
     );
+    // Pods' addresses, to name the pod a source belongs to.
+    let pod_of: HashMap<IpAddr, &Pod> = nss
+        .iter()
+        .filter_map(|ns| Some((ns.pod.as_ref()?, &ns.addrs)))
+        .flat_map(|(p, addrs)| addrs.iter().map(move |a| (*a, p)))
+        .collect();
+    let mut snat_util = Family::new(
+        "conntrack_snat_port_utilization",
+        "Source NAT: per NAT address, the share of its ports in use toward its fullest destination (0 to 1; at 1 new connections to it fail); snat=\"other\" for the addresses beyond --top",
+        false,
+    );
+    let mut snat_entries = Family::new(
+        "conntrack_snat_entries",
+        "Source-NATed entries per NAT address",
+        false,
+    );
     for ns in &nss {
-        let name = &ns.label;
+        let base = ns_base(ns);
         let (s, heap): (Snapshot, usize) = ns.snapshot_and_bytes(tables.top);
-        bytes.samples.push((ns_labels(name), heap as f64));
-        entries
-            .samples
-            .push((ns_labels(name), s.kernel_count as f64));
-        limit.samples.push((ns_labels(name), s.max as f64));
+        bytes.samples.push((base.clone(), heap as f64));
+        entries.samples.push((base.clone(), s.kernel_count as f64));
+        limit.samples.push((base.clone(), s.max as f64));
         for (k, n) in &s.by_state {
             by_state.samples.push((
                 with(
-                    ns_labels(name),
+                    base.clone(),
                     &[
                         ("family", family_name(k.family).to_string()),
                         ("proto", proto_name(k.proto).to_string()),
@@ -193,31 +234,31 @@ fn families(tables: &Tables) -> Vec<Family> {
         for (t, v) in ["new", "update", "destroy"].iter().zip(s.events) {
             events
                 .samples
-                .push((with(ns_labels(name), &[("type", t.to_string())]), v as f64));
+                .push((with(base.clone(), &[("type", t.to_string())]), v as f64));
         }
-        overruns.samples.push((ns_labels(name), s.overruns as f64));
-        resyncs.samples.push((ns_labels(name), s.resyncs as f64));
+        overruns.samples.push((base.clone(), s.overruns as f64));
+        resyncs.samples.push((base.clone(), s.resyncs as f64));
         for (ip, n) in &s.top_src.top {
             top_src
                 .samples
-                .push((with(ns_labels(name), &[("src", ip.to_string())]), *n as f64));
+                .push((with(base.clone(), &src_labels(ip, &pod_of)), *n as f64));
         }
         top_src.samples.push((
-            with(ns_labels(name), &[("src", "other".into())]),
+            with(base.clone(), &[("src", "other".into())]),
             s.top_src.other as f64,
         ));
         for (ip, r) in &s.new_src.top {
             new_src
                 .samples
-                .push((with(ns_labels(name), &[("src", ip.to_string())]), *r));
+                .push((with(base.clone(), &src_labels(ip, &pod_of)), *r));
         }
         new_src.samples.push((
-            with(ns_labels(name), &[("src", "other".into())]),
+            with(base.clone(), &[("src", "other".into())]),
             s.new_src.other,
         ));
         expectations
             .samples
-            .push((ns_labels(name), s.expectations as f64));
+            .push((base.clone(), s.expectations as f64));
         let e = s.expect_stats;
         for (t, v) in ["new", "create", "delete"]
             .iter()
@@ -225,10 +266,25 @@ fn families(tables: &Tables) -> Vec<Family> {
         {
             expect_events
                 .samples
-                .push((with(ns_labels(name), &[("type", t.to_string())]), v as f64));
+                .push((with(base.clone(), &[("type", t.to_string())]), v as f64));
+        }
+        for u in &s.snat {
+            let l = with(
+                base.clone(),
+                &[
+                    ("proto", proto_name(u.proto).to_string()),
+                    (
+                        "snat",
+                        u.snat
+                            .map_or_else(|| "other".to_string(), |a| a.to_string()),
+                    ),
+                ],
+            );
+            snat_util.samples.push((l.clone(), u.utilization));
+            snat_entries.samples.push((l, u.entries as f64));
         }
         for (f, (_, v)) in stats.iter_mut().zip(s.stats.fields()) {
-            f.samples.push((ns_labels(name), f64::from(v)));
+            f.samples.push((base.clone(), f64::from(v)));
         }
     }
     let mut out = vec![
@@ -243,6 +299,8 @@ fn families(tables: &Tables) -> Vec<Family> {
         expectations,
         expect_events,
     ];
+    out.push(snat_util);
+    out.push(snat_entries);
     out.extend(stats);
     out.push(bytes);
     let scan = tables.follower.last_scan();

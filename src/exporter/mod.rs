@@ -37,6 +37,12 @@ pub struct Options {
     pub resync_interval: Duration,
     /// How often namespaces are looked for ([`Targets::All`]).
     pub scan_interval: Duration,
+    /// The kubelet's pod log directory (`--pod-logs-dir`): pods' namespaces
+    /// are labelled with their pod.
+    pub pod_logs: Option<PathBuf>,
+    /// The NAT rules' port range (`--nat-port-range`; `None`: the kernel's
+    /// automatic ranges).
+    pub nat_range: Option<crate::select::criteria::PortRange>,
     /// `--web.config.file`.
     pub web_config: Option<PathBuf>,
     /// The HTTP server's bounds.
@@ -74,6 +80,8 @@ impl Exporter {
                 top: opts.top,
                 resync_interval: opts.resync_interval,
                 scan_every: opts.scan_interval,
+                pod_logs: opts.pod_logs.clone(),
+                nat_range: opts.nat_range,
                 ..FollowOptions::default()
             },
         )?;

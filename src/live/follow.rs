@@ -55,6 +55,11 @@ pub struct FollowOptions {
     pub refresh_busy: Duration,
     /// See `refresh_busy`.
     pub refresh_quiet: Duration,
+    /// The kubelet's pod log directory: namespaces of pods get their pod
+    /// (`None`: no pod lookup).
+    pub pod_logs: Option<std::path::PathBuf>,
+    /// The NAT rules' port range (`None`: the kernel's automatic ranges).
+    pub nat_range: Option<crate::select::criteria::PortRange>,
 }
 
 impl Default for FollowOptions {
@@ -68,6 +73,8 @@ impl Default for FollowOptions {
             scan_every: Duration::from_secs(5),
             refresh_busy: Duration::from_secs(2),
             refresh_quiet: Duration::from_secs(10),
+            pod_logs: None,
+            nat_range: None,
         }
     }
 }
@@ -125,6 +132,10 @@ pub struct Ns {
     pub label: String,
     /// A process in it, when one is known (labels, pods).
     pub pid: Option<u32>,
+    /// The Kubernetes pod it belongs to, when it is a pod's.
+    pub pod: Option<super::pods::Pod>,
+    /// A pod's local addresses (for naming sources in other tables).
+    pub addrs: Vec<std::net::IpAddr>,
     /// The counters.
     pub table: Mutex<LiveTable>,
     events: Mutex<(Socket, bool)>,
@@ -192,6 +203,11 @@ impl Follower {
     /// before this returns (an error names the one that failed); with
     /// `All`, the worker finds and dumps them as it starts, each one that
     /// cannot be reached skipped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn start(targets: Targets, opts: FollowOptions) -> crate::error::Result<Follower> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
             .map_err(|e| crate::error::Error::Probe(format!("epoll: {e}")))?;
@@ -309,11 +325,23 @@ fn open(
         None => make()?,
     };
     let token = inner.next_token.fetch_add(1, Ordering::Relaxed);
+    let pod = match (pid, &inner.opts.pod_logs) {
+        (Some(pid), Some(dir)) => super::pods::PodDirectory::read(dir).of_pid(pid),
+        _ => None,
+    };
+    let addrs = match (pid, &pod) {
+        (Some(pid), Some(_)) => super::pods::addresses(pid),
+        _ => Vec::new(),
+    };
     let ns = Arc::new(Ns {
         key,
         label,
         pid,
-        table: Mutex::new(LiveTable::new(inner.opts.rankings, 0)),
+        pod,
+        addrs,
+        table: Mutex::new(
+            LiveTable::new(inner.opts.rankings, 0).with_nat_range(inner.opts.nat_range),
+        ),
         events: Mutex::new((ev, true)),
         ctl: Mutex::new(ctl),
         sched: Mutex::new(Sched {
@@ -369,7 +397,8 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::error::Result<()> {
         let mut ctl = lock(&ns.ctl);
         let count = ctl.stats().map(|s| s.entries as usize).ok();
         let hint = count.unwrap_or(0);
-        let mut fresh = LiveTable::new(inner.opts.rankings, hint + hint / 8);
+        let mut fresh = LiveTable::new(inner.opts.rankings, hint + hint / 8)
+            .with_nat_range(inner.opts.nat_range);
         // A dump walks the kernel's whole hash table, every namespace's
         // entries included (tens of milliseconds at 100k entries, a second
         // at a million): a namespace found empty (a pod's, seen as it is
@@ -494,9 +523,8 @@ fn rank(ns: &Ns, n: usize) {
         let t = lock(&ns.table);
         pass.shard(&t, i);
     }
-    let ranked = Arc::new(pass.finish());
     let mut t = lock(&ns.table);
-    t.ranked = ranked;
+    t.ranked = Arc::new(pass.finish(&t));
 }
 
 fn scan(inner: &Arc<Inner>) {

@@ -25,7 +25,9 @@ pub mod counts;
 pub mod discover;
 pub mod follow;
 pub mod identity;
+pub mod pods;
 pub mod rates;
+pub mod snat;
 pub mod table;
 
 use std::sync::Arc;
@@ -49,6 +51,11 @@ impl Live {
     /// Starts keeping the table of `netns` (a name or path; `None`: the
     /// calling thread's namespace). Returns once the first dump is in and
     /// ranked.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
+    /// request or the socket fails (the errno and the operation are kept).
     pub fn start(netns: Option<String>, opts: LiveOptions) -> crate::error::Result<Live> {
         let label = netns.clone().unwrap_or_else(|| "self".to_string());
         let follower = Follower::start(Targets::Fixed(vec![(label, netns)]), opts)?;

@@ -19,6 +19,7 @@ use super::compact::Map;
 use super::counts::{Addrs, Tally, Top, SHARDS};
 use super::identity::identity;
 use super::rates::NewRates;
+use super::snat::{SnatCounts, SnatUse};
 
 /// How an entry is counted: family, protocol and protocol state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -81,6 +82,8 @@ pub struct Ranked {
     pub dst: Top<IpAddr, u64>,
     /// (protocol, destination port).
     pub dport: Top<(u8, u16), u64>,
+    /// NAT addresses by their fullest destination.
+    pub snat: Vec<SnatUse>,
 }
 
 /// The counters of one namespace's table.
@@ -93,6 +96,7 @@ pub struct LiveTable {
     src: Addrs,
     dst: Addrs,
     dport: Tally<u32>,
+    snat: SnatCounts,
     new_src: NewRates<IpAddr>,
     new_dst: NewRates<IpAddr>,
     new_dport: NewRates<(u8, u16)>,
@@ -132,6 +136,7 @@ impl LiveTable {
             src: Addrs::new(),
             dst: Addrs::new(),
             dport: Tally::new(),
+            snat: SnatCounts::new(None),
             new_src: NewRates::new(),
             new_dst: NewRates::new(),
             new_dport: NewRates::new(),
@@ -172,6 +177,7 @@ impl LiveTable {
             .dst_port
             .map(|p| u32::from(f.orig.proto.unwrap_or(0)) << 16 | u32::from(p));
         if add {
+            self.snat.add(f);
             if let (true, Some(ip)) = (r.src, f.orig.src) {
                 self.src.add(ip);
             }
@@ -182,6 +188,7 @@ impl LiveTable {
                 self.dport.add(p);
             }
         } else {
+            self.snat.sub(f);
             if let (true, Some(ip)) = (r.src, f.orig.src) {
                 self.src.sub(ip);
             }
@@ -193,6 +200,16 @@ impl LiveTable {
             }
         }
         self.dirty = true;
+    }
+
+    /// The same table counting SNAT port use against `range` (the NAT
+    /// rules' port range; `None`: the kernel's automatic ranges).
+    pub fn with_nat_range(
+        mut self,
+        range: Option<crate::select::criteria::PortRange>,
+    ) -> LiveTable {
+        self.snat = SnatCounts::new(range);
+        self
     }
 
     /// Counts an entry from a dump (no event counted).
@@ -269,6 +286,7 @@ impl LiveTable {
             + self.dst.v4.heap_bytes()
             + self.dst.v6.heap_bytes()
             + self.dport.heap_bytes()
+            + self.snat.groups.heap_bytes()
     }
 
     /// Entries per family, protocol and state, largest first.
@@ -311,6 +329,7 @@ impl LiveTable {
             top_src: trim(&self.ranked.src),
             top_dst: trim(&self.ranked.dst),
             top_dport: dport,
+            snat: self.ranked.snat.clone(),
             new_src: self.new_src.top(n),
             new_dst: self.new_dst.top(n),
             new_dport: self.new_dport.top(n),
@@ -359,6 +378,9 @@ pub struct Snapshot {
     pub expectations: u64,
     /// Expectation counters: new (matched), create, delete.
     pub expect_stats: ctctl_netlink::expect::ExpCpuStats,
+    /// NAT addresses by their fullest destination (the ranking's `n`, and
+    /// the rest as `snat: None`).
+    pub snat: Vec<SnatUse>,
 }
 
 /// A ranking pass over a table's shards, one shard at a time (the caller
@@ -366,6 +388,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 pub struct RankPass {
     n: usize,
+    snat: std::collections::HashMap<u16, (f64, u64)>,
     src: Heap<IpAddr>,
     dst: Heap<IpAddr>,
     dport: Heap<(u8, u16)>,
@@ -418,6 +441,7 @@ impl RankPass {
     pub fn new(n: usize) -> RankPass {
         RankPass {
             n,
+            snat: std::collections::HashMap::new(),
             src: Heap::new(),
             dst: Heap::new(),
             dport: Heap::new(),
@@ -443,14 +467,16 @@ impl RankPass {
             self.dport
                 .offer(n, ((k >> 16) as u8, k as u16), u64::from(c));
         }
+        t.snat.rank_shard(i, &mut self.snat);
     }
 
-    /// The rankings found.
-    pub fn finish(self) -> Ranked {
+    /// The rankings found (`t` names the NAT addresses).
+    pub fn finish(self, t: &LiveTable) -> Ranked {
         Ranked {
             src: self.src.finish(),
             dst: self.dst.finish(),
             dport: self.dport.finish(),
+            snat: t.snat.finish(self.snat, self.n),
         }
     }
 }
@@ -461,7 +487,7 @@ pub fn rank_now(t: &mut LiveTable, n: usize) {
     for i in 0..SHARDS {
         pass.shard(t, i);
     }
-    t.ranked = Arc::new(pass.finish());
+    t.ranked = Arc::new(pass.finish(t));
     t.dirty = false;
 }
 

@@ -88,6 +88,37 @@ pub fn policy() -> Policy {
     }
 }
 
+/// A flush plan this running kernel was proved to apply exactly, the only
+/// way to a filtered [`Conntrack::flush`](crate::conntrack::Conntrack::flush).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvedFlush {
+    filters: Vec<KernelFilter>,
+}
+
+impl ProvedFlush {
+    /// The requests, one per family.
+    pub fn filters(&self) -> &[KernelFilter] {
+        &self.filters
+    }
+}
+
+/// The kernel flush that deletes exactly what `sel` selects, when this
+/// kernel was proved to apply it; `None` otherwise (then delete from a
+/// dump: [`Conntrack::delete_matching`](crate::conntrack::Conntrack::delete_matching)
+/// picks for you).
+///
+/// # Kernel probe
+///
+/// Under [`Policy::Probe`] (the default) a request shape not judged yet
+/// this boot is proved now: in a private network namespace made for the
+/// purpose (`unshare(CLONE_NEWNET)`, needs `CAP_SYS_ADMIN`), a few entries
+/// are created, dumped or flushed there, and the verdict is kept in
+/// `/run/ctctl/kernel-probe.json`. [`set_policy`] chooses otherwise.
+pub fn prove_flush<S: Selection + ?Sized>(sel: &S) -> Option<ProvedFlush> {
+    let p = plan(sel, Op::Flush);
+    p.exact.then_some(ProvedFlush { filters: p.filters })
+}
+
 /// What this process knows of the kernel's shapes.
 #[derive(Default)]
 struct Known {

@@ -12,6 +12,7 @@ use ctctl_netlink::conntrack::{proto, Flow, Status};
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
 use super::timeouts::StateTimeouts;
+use crate::error::ValueError;
 use crate::flow::{nat_of, proto_name};
 
 pub use crate::error::FilterError;
@@ -21,13 +22,14 @@ pub use crate::error::FilterError;
 pub struct Cidr {
     /// The address.
     pub addr: IpAddr,
-    /// The prefix length (32 or 128 for a single address).
+    /// The prefix length (32 or 128 for a single address; a longer one
+    /// counts as the full length).
     pub prefix: u8,
 }
 
 impl Cidr {
     /// Parses `ADDR` or `ADDR/PREFIX`.
-    pub fn parse(s: &str) -> Result<Cidr, String> {
+    pub fn parse(s: &str) -> Result<Cidr, ValueError> {
         let (a, p) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
@@ -40,7 +42,7 @@ impl Cidr {
             None => max,
             Some(p) => match p.parse::<u8>() {
                 Ok(n) if n <= max => n,
-                _ => return Err(format!("prefix length must be 0 to {max}")),
+                _ => return Err(format!("prefix length must be 0 to {max}").into()),
             },
         };
         Ok(Cidr { addr, prefix })
@@ -48,7 +50,7 @@ impl Cidr {
 
     /// Whether this is a single address (full-length prefix).
     pub fn is_host(&self) -> bool {
-        self.prefix == if self.addr.is_ipv4() { 32 } else { 128 }
+        self.prefix >= if self.addr.is_ipv4() { 32 } else { 128 }
     }
 
     /// `AF_INET` or `AF_INET6`.
@@ -65,12 +67,12 @@ impl Cidr {
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let shift = 32 - self.prefix as u32;
+                let shift = 32 - u32::from(self.prefix.min(32));
                 let mask = if shift == 32 { 0 } else { u32::MAX << shift };
                 u32::from(net) & mask == u32::from(*ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let shift = 128 - self.prefix as u32;
+                let shift = 128 - u32::from(self.prefix.min(128));
                 let mask = if shift == 128 { 0 } else { u128::MAX << shift };
                 u128::from(net) & mask == u128::from(*ip) & mask
             }
@@ -125,7 +127,10 @@ impl<T> Match<T> {
     }
 
     /// Parses `[!]V[,V...]` with `item` for each value.
-    pub fn parse(s: &str, item: impl Fn(&str) -> Result<T, String>) -> Result<Match<T>, String> {
+    pub fn parse<E: std::fmt::Display>(
+        s: &str,
+        item: impl Fn(&str) -> Result<T, E>,
+    ) -> Result<Match<T>, ValueError> {
         let (negated, list) = match s.strip_prefix('!') {
             Some(rest) => (true, rest),
             None => (false, s),
@@ -187,7 +192,7 @@ impl<T: fmt::Display> fmt::Display for Match<T> {
 }
 
 /// A port or an inclusive range of ports (`53`, `30000-32767`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PortRange {
     /// Lowest port.
     pub lo: u16,
@@ -202,17 +207,17 @@ impl PortRange {
     }
 
     /// Parses `PORT` or `LO-HI`.
-    pub fn parse(s: &str) -> Result<PortRange, String> {
+    pub fn parse(s: &str) -> Result<PortRange, ValueError> {
         let port = |p: &str| {
             p.trim()
                 .parse::<u16>()
-                .map_err(|_| "not a port from 0 to 65535".to_string())
+                .map_err(|_| ValueError::from("not a port from 0 to 65535"))
         };
         match s.split_once('-') {
             Some((lo, hi)) => {
                 let (lo, hi) = (port(lo)?, port(hi)?);
                 if lo > hi {
-                    return Err(format!("range {lo}-{hi} is empty"));
+                    return Err(format!("range {lo}-{hi} is empty").into());
                 }
                 Ok(PortRange { lo, hi })
             }
@@ -254,7 +259,7 @@ impl StatusMatch {
     /// Parses a comma list of status names (`ASSURED,SEEN_REPLY`), where
     /// `!NAME` means the bit must be clear and `UNREPLIED` means
     /// `!SEEN_REPLY`, as conntrack(8) `--status` does.
-    pub fn parse(s: &str) -> Result<StatusMatch, String> {
+    pub fn parse(s: &str) -> Result<StatusMatch, ValueError> {
         let mut m = StatusMatch::default();
         for word in s.split(',') {
             let (negated, name) = match word.strip_prefix('!') {
@@ -283,7 +288,7 @@ impl StatusMatch {
             }
         }
         if m.set & m.clear != 0 {
-            return Err("a status cannot be both required and excluded".to_string());
+            return Err("a status cannot be both required and excluded".into());
         }
         Ok(m)
     }
@@ -309,7 +314,7 @@ impl StateMatch {
     /// (`TIME_WAIT,CLOSE_WAIT`). With `proto` given the names are that
     /// protocol's; otherwise TCP names are tried first, then SCTP, then DCCP,
     /// and the protocol is implied.
-    pub fn parse(s: &str, proto_hint: Option<u8>) -> Result<StateMatch, String> {
+    pub fn parse(s: &str, proto_hint: Option<u8>) -> Result<StateMatch, ValueError> {
         let names: Vec<&str> = s.split(',').map(str::trim).collect();
         let candidates: Vec<u8> = match proto_hint {
             Some(p) => {
@@ -317,7 +322,8 @@ impl StateMatch {
                     return Err(format!(
                         "{} has no connection states (states exist for tcp, sctp and dccp)",
                         proto_name(p)
-                    ));
+                    )
+                    .into());
                 }
                 vec![p]
             }
@@ -346,7 +352,8 @@ impl StateMatch {
         Err(format!(
             "unknown state '{bad}' (TCP states: {})",
             TCP_STATES.join(", ")
-        ))
+        )
+        .into())
     }
 
     #[inline]

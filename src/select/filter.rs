@@ -98,7 +98,7 @@ impl Filter {
                 None => self.proto = Some(st.proto),
                 Some(p) if p != st.proto => {
                     return Err(FilterError::new(
-                        "--state",
+                        "state",
                         "",
                         format!(
                             "states of {} cannot match -p {}",
@@ -112,7 +112,7 @@ impl Filter {
         }
         if self.nat.any.is_some() && (self.nat.src.is_some() || self.nat.dst.is_some()) {
             return Err(FilterError::new(
-                "--any-nat",
+                "nat",
                 "",
                 "cannot be combined with --src-nat or --dst-nat",
             ));
@@ -120,11 +120,11 @@ impl Filter {
         // A positive address list of one family implies that family (a
         // negated one does not: `-s !10.0.0.1` keeps IPv6 entries).
         for (flag, c) in [
-            ("--src", &self.src),
-            ("--dst", &self.dst),
-            ("--reply-src", &self.reply_src),
-            ("--reply-dst", &self.reply_dst),
-            ("--addr", &self.addr),
+            ("src", &self.src),
+            ("dst", &self.dst),
+            ("reply_src", &self.reply_src),
+            ("reply_dst", &self.reply_dst),
+            ("addr", &self.addr),
         ] {
             let Some(c) = c else { continue };
             if let Some(f) = self.family {
@@ -136,16 +136,19 @@ impl Filter {
                     ));
                 }
             }
-            let first = c.values[0].family();
-            if !c.negated && c.values.iter().all(|v| v.family() == first) {
-                self.family = Some(first);
+            // An empty list implies nothing (it selects nothing, or, negated,
+            // everything: a service with no endpoints).
+            if let Some(first) = c.values.first().map(Cidr::family) {
+                if !c.negated && c.values.iter().all(|v| v.family() == first) {
+                    self.family = Some(first);
+                }
             }
         }
         for (flag, ports) in [
-            ("--sport", &self.sport),
-            ("--dport", &self.dport),
-            ("--reply-port-src", &self.reply_sport),
-            ("--reply-port-dst", &self.reply_dport),
+            ("sport", &self.sport),
+            ("dport", &self.dport),
+            ("reply_sport", &self.reply_sport),
+            ("reply_dport", &self.reply_dport),
         ] {
             if let (Some(m), Some(p)) = (ports, self.proto) {
                 if !has_ports(p) {
@@ -182,7 +185,7 @@ impl Filter {
         if let (Some(b), Some(a)) = (self.timeout_below, self.timeout_above) {
             if b <= a.saturating_add(1) {
                 return Err(FilterError::new(
-                    "--timeout-below",
+                    "timeout_below",
                     &b.to_string(),
                     format!("nothing can be below {b} and above {a}"),
                 ));

@@ -7,25 +7,26 @@ use ctctl_netlink::conntrack::proto;
 use ctctl_netlink::header::{AF_INET, AF_INET6};
 
 use super::criteria::{Cidr, Match, PortRange};
+use crate::error::ValueError;
 use crate::flow::PROTO_NAMES;
 
 /// Parses `[!]ADDR[/LEN][,...]`.
-pub fn parse_addrs(s: &str) -> Result<Match<Cidr>, String> {
+pub fn parse_addrs(s: &str) -> Result<Match<Cidr>, ValueError> {
     Match::parse(s, Cidr::parse)
 }
 
 /// Parses `[!]PORT[-PORT][,...]`.
-pub fn parse_ports(s: &str) -> Result<Match<PortRange>, String> {
+pub fn parse_ports(s: &str) -> Result<Match<PortRange>, ValueError> {
     Match::parse(s, PortRange::parse)
 }
 
 /// Parses `[!]VALUE[/MASK][,...]`.
-pub fn parse_marks(s: &str) -> Result<Match<(u32, u32)>, String> {
+pub fn parse_marks(s: &str) -> Result<Match<(u32, u32)>, ValueError> {
     Match::parse(s, parse_mark)
 }
 
 /// Parses `[!]ZONE[,...]`.
-pub fn parse_zones(s: &str) -> Result<Match<u16>, String> {
+pub fn parse_zones(s: &str) -> Result<Match<u16>, ValueError> {
     Match::parse(s, |z| {
         z.parse::<u16>()
             .map_err(|_| "not a zone from 0 to 65535".to_string())
@@ -34,7 +35,7 @@ pub fn parse_zones(s: &str) -> Result<Match<u16>, String> {
 
 /// Parses a protocol name (`tcp`, `udp`, `icmp`, `icmpv6`/`ipv6-icmp`, ...)
 /// or number.
-pub fn parse_proto(s: &str) -> Result<u8, String> {
+pub fn parse_proto(s: &str) -> Result<u8, ValueError> {
     if let Ok(n) = s.parse::<u8>() {
         return Ok(n);
     }
@@ -48,30 +49,30 @@ pub fn parse_proto(s: &str) -> Result<u8, String> {
         .map(|(n, _)| *n)
         .ok_or_else(|| {
             "unknown protocol (use tcp, udp, udplite, icmp, icmpv6, sctp, gre, dccp or a number 0-255)"
-                .to_string()
+                .into()
         })
 }
 
 /// Parses `ipv4` / `ipv6` (also `inet`, `inet6`, `4`, `6`).
-pub fn parse_family(s: &str) -> Result<u8, String> {
+pub fn parse_family(s: &str) -> Result<u8, ValueError> {
     match s.to_ascii_lowercase().as_str() {
         "ipv4" | "inet" | "4" => Ok(AF_INET),
         "ipv6" | "inet6" | "6" => Ok(AF_INET6),
-        _ => Err("use ipv4 or ipv6".to_string()),
+        _ => Err("use ipv4 or ipv6".into()),
     }
 }
 
 /// Parses an unsigned number in decimal or `0x` hexadecimal.
-pub fn parse_u32(s: &str) -> Result<u32, String> {
+pub fn parse_u32(s: &str) -> Result<u32, ValueError> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
         None => s.parse::<u32>(),
     };
-    r.map_err(|_| "not a number from 0 to 4294967295 (decimal or 0x hex)".to_string())
+    r.map_err(|_| "not a number from 0 to 4294967295 (decimal or 0x hex)".into())
 }
 
 /// Parses `VALUE[/MASK]` (conntrack(8) `--mark`); the mask defaults to all ones.
-pub fn parse_mark(s: &str) -> Result<(u32, u32), String> {
+pub fn parse_mark(s: &str) -> Result<(u32, u32), ValueError> {
     match s.split_once('/') {
         Some((v, m)) => {
             let mask = parse_u32(m)?;
@@ -83,8 +84,8 @@ pub fn parse_mark(s: &str) -> Result<(u32, u32), String> {
 
 /// Parses a duration: a number of seconds, or numbers with units `s`, `m`,
 /// `h`, `d` (`90s`, `30m`, `6h`, `5d`, `1h30m`). Returns seconds.
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let bad = || "use seconds or a duration like 90s, 30m, 6h, 5d, 1h30m".to_string();
+pub fn parse_duration(s: &str) -> Result<u64, ValueError> {
+    let bad = || ValueError::from("use seconds or a duration like 90s, 30m, 6h, 5d, 1h30m");
     if let Ok(n) = s.parse::<u64>() {
         return Ok(n);
     }
@@ -106,7 +107,7 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
         total = n
             .checked_mul(unit)
             .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration too long".to_string())?;
+            .ok_or_else(|| ValueError::from("duration too long"))?;
         num.clear();
     }
     if !num.is_empty() || s.is_empty() {
@@ -116,12 +117,12 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 }
 
 /// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
-pub fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+pub fn parse_wait(s: &str) -> Result<std::time::Duration, ValueError> {
     if let Some(ms) = s.strip_suffix("ms") {
         return ms
             .parse::<u64>()
             .map(std::time::Duration::from_millis)
-            .map_err(|_| "use a duration like 500ms, 5s, 2m".to_string());
+            .map_err(|_| "use a duration like 500ms, 5s, 2m".into());
     }
     parse_duration(s).map(std::time::Duration::from_secs)
 }

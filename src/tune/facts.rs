@@ -30,7 +30,7 @@ pub fn complete(mut filter: Filter, needs: &Needs<'_>, paths: &Paths) -> Result<
         let map = LabelMap::load(paths);
         let mut bits = Vec::new();
         for l in needs.labels {
-            bits.push(map.bit(l).map_err(|e| FilterError::new("--label", l, e))?);
+            bits.push(map.bit(l).map_err(|e| FilterError::new("labels", l, e))?);
         }
         filter.labels = Some(bits);
     }
@@ -44,7 +44,7 @@ pub fn complete(mut filter: Filter, needs: &Needs<'_>, paths: &Paths) -> Result<
         let on = read_u64(&paths.netfilter("nf_conntrack_timestamp"))?;
         if on != Some(1) {
             return Err(FilterError::new(
-                "--older-than",
+                "older_than",
                 &secs.to_string(),
                 "entries have no start time: nf_conntrack_timestamp is off in this network \
                  namespace (turn it on with `sysctl -w net.netfilter.nf_conntrack_timestamp=1`; \

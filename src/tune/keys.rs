@@ -131,7 +131,7 @@ impl Key {
     pub fn parse_value(&self, v: &str) -> Result<u64, String> {
         let v = v.trim();
         let n = match self.unit {
-            Unit::Seconds => crate::select::values::parse_duration(v)?,
+            Unit::Seconds => crate::select::values::parse_duration(v).map_err(|e| e.0)?,
             Unit::Switch => match v.to_ascii_lowercase().as_str() {
                 "1" | "on" | "true" | "yes" => 1,
                 "0" | "off" | "false" | "no" => 0,

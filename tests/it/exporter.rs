@@ -9,8 +9,9 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::harness::{which, Background, Netns};
+use crate::harness::{Background, Netns};
 use crate::require_root;
+use crate::watch::{needs, within};
 
 /// Tests that make or free tens of thousands of entries, or read the
 /// global slab, take turns.
@@ -30,12 +31,7 @@ fn start(netns: Option<&Netns>, args: &[&str]) -> (Background, u16) {
     cmd.args(["exporter", "--listen", "127.0.0.1:0"]).args(args);
     let mut bg = Background::spawn(cmd, Stdio::null());
     let line = bg.wait_stderr("exporter listening", 60);
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let port = crate::harness::listening_port(&line);
     (bg, port)
 }
 
@@ -77,18 +73,6 @@ fn fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
         .count()
-}
-
-/// Polls `f` until it returns `Some`, for at most `secs`.
-fn within<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn slab_active() -> u64 {
@@ -211,18 +195,6 @@ fn http_refuses_big_heads_and_bad_requests_and_slow_clients_hold_up_no_one() {
     exporter.signal(nix::sys::signal::Signal::SIGTERM);
     let (_, code, _) = exporter.finish(10);
     assert_eq!(code, Some(0));
-}
-
-fn needs(tool: &str) -> bool {
-    if which(tool).is_some() {
-        return true;
-    }
-    let why = format!("needs `{tool}` (scripts/test.sh installs it)");
-    if crate::harness::require_root() {
-        panic!("{why} (CTCTL_REQUIRE_ROOT=1)");
-    }
-    eprintln!("SKIPPED: {why}");
-    false
 }
 
 /// `curl ARGS` in `ns`: the status code it got (0: no HTTP answer).
@@ -582,15 +554,15 @@ fn two_hundred_namespaces_come_and_go_and_threads_fds_and_memory_stay_where_they
     let pid = exporter.pid();
     let followed =
         || value(&get(port, "/metrics"), "conntrack_exporter_namespaces").unwrap_or(0.0) as usize;
-    // Descriptors beyond the two per followed namespace; other tests'
-    // namespaces come and go meanwhile, so read until two reads agree.
-    let base_fds = || {
-        within(10, "a steady descriptor count", || {
-            let a = fds(pid) as i64 - 2 * followed() as i64;
-            let b = fds(pid) as i64 - 2 * followed() as i64;
-            (a == b).then_some(a)
-        })
+    // Descriptors beyond the two per followed namespace. Other tests'
+    // namespaces come and go meanwhile and a scrape's connection closes
+    // a moment after the reply, so one read is a sample, not the count.
+    let sample = || {
+        let a = fds(pid) as i64 - 2 * followed() as i64;
+        let b = fds(pid) as i64 - 2 * followed() as i64;
+        (a == b).then_some(a)
     };
+    let base_fds = || within(10, "a steady descriptor count", sample);
     let cycle = |round: usize| {
         let nss: Vec<Netns> = (0..10).map(|_| Netns::new()).collect();
         for ns in &nss {
@@ -631,12 +603,16 @@ fn two_hundred_namespaces_come_and_go_and_threads_fds_and_memory_stay_where_they
     for r in 0..20 {
         cycle(r);
     }
-    assert_eq!(
-        proc_status(pid, "Threads:"),
-        threads,
-        "threads after 200 namespaces"
-    );
-    assert_eq!(base_fds(), fd0, "descriptors after 200 namespaces");
+    // A leak grows with every namespace (200 of them); what the rest of
+    // the suite does meanwhile passes. So: back where they were, within 30 s.
+    within(30, "threads and descriptors back where they were", || {
+        let now = (proc_status(pid, "Threads:"), sample());
+        eprintln!(
+            "threads {} (were {threads}), descriptors {:?} (were {fd0})",
+            now.0, now.1
+        );
+        (now == (threads, Some(fd0))).then_some(())
+    });
     let grew = proc_status(pid, "VmRSS:") as i64 - rss as i64;
     assert!(grew < 8 << 10, "RSS grew {grew} kB over 200 namespaces");
     eprintln!("threads {threads}, RSS {rss} kB, +{grew} kB after 200 namespaces");

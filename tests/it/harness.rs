@@ -568,3 +568,13 @@ pub fn events_to_file(ns: &Netns, log: &std::path::Path) -> Background {
     bg.wait_stderr("listening", 10);
     bg
 }
+
+/// The port of an exporter started with `--listen 127.0.0.1:0`, from its
+/// `exporter listening on http://127.0.0.1:PORT/metrics` line.
+pub fn listening_port(line: &str) -> u16 {
+    line.split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"))
+}

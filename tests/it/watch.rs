@@ -10,7 +10,12 @@ use crate::require_root;
 
 /// `GET path` on 127.0.0.1:port inside the namespace; the body, or `None`
 /// when nothing answers (yet).
-fn http_get(ns: &Netns, port: u16, path: &str, accept: &str) -> Option<(String, String)> {
+pub(crate) fn http_get(
+    ns: &Netns,
+    port: u16,
+    path: &str,
+    accept: &str,
+) -> Option<(String, String)> {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
     );
@@ -27,7 +32,7 @@ fn http_get(ns: &Netns, port: u16, path: &str, accept: &str) -> Option<(String, 
 }
 
 /// Polls `f` until it returns `Some`, for at most `secs`.
-fn within<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn within<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         if let Some(v) = f() {
@@ -39,7 +44,7 @@ fn within<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// A Prometheus server in the namespace, stopped on drop.
-struct Prometheus {
+pub(crate) struct Prometheus {
     child: Child,
     dir: std::path::PathBuf,
 }
@@ -52,7 +57,7 @@ impl Drop for Prometheus {
     }
 }
 
-fn prometheus(ns: &Netns, target: &str) -> Prometheus {
+pub(crate) fn prometheus(ns: &Netns, target: &str) -> Prometheus {
     let dir = std::env::temp_dir().join(format!("ctctl-prom-{}-{}", std::process::id(), ns.name));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -80,7 +85,8 @@ fn prometheus(ns: &Netns, target: &str) -> Prometheus {
 }
 
 /// The value of an instant query, when Prometheus has one.
-fn query(ns: &Netns, q: &str) -> Option<f64> {
+/// An instant query's whole answer (JSON), when Prometheus answers.
+pub(crate) fn query_json(ns: &Netns, q: &str) -> Option<serde_json::Value> {
     let enc: String = q
         .bytes()
         .map(|b| match b {
@@ -89,12 +95,16 @@ fn query(ns: &Netns, q: &str) -> Option<f64> {
         })
         .collect();
     let (_, body) = http_get(ns, 9090, &format!("/api/v1/query?query={enc}"), "*/*")?;
-    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    serde_json::from_str(&body).ok()
+}
+
+pub(crate) fn query(ns: &Netns, q: &str) -> Option<f64> {
+    let v = query_json(ns, q)?;
     let r = v["data"]["result"].as_array()?;
     r.first()?["value"][1].as_str()?.parse().ok()
 }
 
-fn needs(tool: &str) -> bool {
+pub(crate) fn needs(tool: &str) -> bool {
     if which(tool).is_some() {
         return true;
     }
@@ -298,7 +308,15 @@ fn status_check_judges_rates_and_thresholds() {
         code(&["status", "--check", "--quick", "--interval", "100ms"]),
         Some(0)
     );
-    // One entry of a table of 262,144 is far below the defaults, above these.
+    // One entry is far below the defaults, above these (in percent of
+    // nf_conntrack_max, whatever this host has it at).
+    let max: f64 = std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let one = 100.0 / max;
+    let (warn, crit) = (format!("{}", one / 4.0), format!("{}", one / 2.0));
     assert_eq!(
         code(&[
             "status",
@@ -307,7 +325,7 @@ fn status_check_judges_rates_and_thresholds() {
             "--interval",
             "10ms",
             "--warn",
-            "0.0001"
+            &warn
         ]),
         Some(1)
     );
@@ -319,9 +337,9 @@ fn status_check_judges_rates_and_thresholds() {
             "--interval",
             "10ms",
             "--warn",
-            "0.0001",
+            &warn,
             "--crit",
-            "0.0002"
+            &crit
         ]),
         Some(2)
     );

@@ -378,6 +378,40 @@ fn decode_synproxy(outer: Attr<'_>) -> Result<Synproxy, DecodeError> {
     Ok(s)
 }
 
+/// conntrack's text form of an entry, as `conntrack -L` prints it:
+/// `tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=...
+/// src=... [ASSURED] mark=0 use=1` (`[UNREPLIED]` after the original
+/// direction until a reply is seen; the zone, when set, after the mark).
+impl std::fmt::Display for Flow<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.orig.proto.unwrap_or(0);
+        write!(f, "{:<8} {} ", super::proto::name(p), p)?;
+        if let Some(t) = self.timeout {
+            write!(f, "{t} ")?;
+        }
+        if let Some(state) = self.proto_info.as_ref().and_then(ProtoInfo::state_name) {
+            write!(f, "{state} ")?;
+        }
+        let status = self.status.unwrap_or_default();
+        write!(f, "{}", self.orig)?;
+        if !status.contains(Status::SEEN_REPLY) {
+            f.write_str(" [UNREPLIED]")?;
+        }
+        write!(f, " {}", self.reply)?;
+        if status.contains(Status::ASSURED) {
+            f.write_str(" [ASSURED]")?;
+        }
+        write!(f, " mark={}", self.mark.unwrap_or(0))?;
+        if let Some(z) = self.zone {
+            write!(f, " zone={z}")?;
+        }
+        if let Some(u) = self.use_count {
+            write!(f, " use={u}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

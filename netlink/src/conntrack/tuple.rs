@@ -25,6 +25,61 @@ pub mod proto {
     pub const SCTP: u8 = 132;
     /// `IPPROTO_UDPLITE`.
     pub const UDPLITE: u8 = 136;
+
+    /// Layer-4 protocol names as conntrack(8) prints them.
+    pub const NAMES: [(u8, &str); 8] = [
+        (TCP, "tcp"),
+        (UDP, "udp"),
+        (UDPLITE, "udplite"),
+        (ICMP, "icmp"),
+        (ICMPV6, "icmpv6"),
+        (SCTP, "sctp"),
+        (GRE, "gre"),
+        (DCCP, "dccp"),
+    ];
+
+    /// The name conntrack(8) prints for protocol `num` (`unknown` for the
+    /// rest).
+    pub fn name(num: u8) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(n, _)| *n == num)
+            .map_or("unknown", |(_, s)| *s)
+    }
+}
+
+/// conntrack's text form of one direction: `src=A dst=B` and the ports
+/// (`sport= dport=`), GRE keys (`srckey= dstkey=`) or ICMP fields
+/// (`type= code= id=`), then the direction's own zone (`zone=`).
+impl std::fmt::Display for Tuple {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addr = |a: Option<IpAddr>| a.map_or_else(|| "?".to_string(), |a| a.to_string());
+        write!(f, "src={} dst={}", addr(self.src), addr(self.dst))?;
+        match self.proto {
+            Some(proto::ICMP | proto::ICMPV6) => write!(
+                f,
+                " type={} code={} id={}",
+                self.icmp_type.unwrap_or(0),
+                self.icmp_code.unwrap_or(0),
+                self.icmp_id.unwrap_or(0)
+            )?,
+            Some(proto::GRE) => write!(
+                f,
+                " srckey=0x{:x} dstkey=0x{:x}",
+                self.src_port.unwrap_or(0),
+                self.dst_port.unwrap_or(0)
+            )?,
+            _ => {
+                if let (Some(s), Some(d)) = (self.src_port, self.dst_port) {
+                    write!(f, " sport={s} dport={d}")?;
+                }
+            }
+        }
+        if let Some(z) = self.zone {
+            write!(f, " zone={z}")?;
+        }
+        Ok(())
+    }
 }
 
 /// One direction of a connection. Fields the kernel did not send are `None`.

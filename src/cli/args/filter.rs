@@ -165,7 +165,12 @@ impl FilterArgs {
             idle_over: self.idle_over,
             older_than: self.older_than,
         };
-        crate::tune::facts::complete(self.parse()?, &needs, &crate::tune::Paths::system())
+        crate::tune::facts::complete(self.parse()?, &needs, &crate::tune::Paths::system()).map_err(
+            |e| match e {
+                crate::error::Error::Filter(fe) => crate::error::Error::Filter(in_flags(fe)),
+                other => other,
+            },
+        )
     }
 
     /// The filter these flags describe, without reading the system.
@@ -220,6 +225,7 @@ impl FilterArgs {
             labels: None,
         }
         .normalize()
+        .map_err(in_flags)
         .map(|mut f| {
             if self.unreplied {
                 let s = f.status.get_or_insert_with(StatusMatch::default);
@@ -236,4 +242,26 @@ impl FilterArgs {
             _ => Ok(f),
         })
     }
+}
+
+/// The library names a filter's fields; the CLI names its flags.
+pub fn in_flags(mut e: FilterError) -> FilterError {
+    e.field = match e.field {
+        "src" => "--src",
+        "dst" => "--dst",
+        "reply_src" => "--reply-src",
+        "reply_dst" => "--reply-dst",
+        "addr" => "--addr",
+        "sport" => "--sport",
+        "dport" => "--dport",
+        "reply_sport" => "--reply-port-src",
+        "reply_dport" => "--reply-port-dst",
+        "state" => "--state",
+        "nat" => "--any-nat",
+        "timeout_below" => "--timeout-below",
+        "labels" => "--label",
+        "older_than" => "--older-than",
+        other => other,
+    };
+    e
 }

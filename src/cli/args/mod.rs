@@ -74,6 +74,9 @@ pub enum Command {
     Get(GetArgs),
     /// Count entries: the table size without a dump, or matching entries, or per value (--by)
     Count(CountArgs),
+    /// Source-NAT port pressure: per NAT address and destination, the ports
+    /// in use against the ports NAT can pick from, fullest first
+    Nat(NatArgs),
     /// Delete matching entries (conntrack -D): in the kernel when it can select them,
     /// else by tuple and id from a dump; exit 0 even when nothing matched
     Delete(DeleteArgs),

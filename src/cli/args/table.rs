@@ -2,6 +2,7 @@
 
 use clap::{Args, ValueEnum};
 
+use crate::select::criteria::PortRange;
 use crate::select::values::parse_proto;
 
 use super::filter::FilterArgs;
@@ -131,6 +132,9 @@ pub enum CountBy {
     Mark,
     /// Status flags (the full set, e.g. SEEN_REPLY|ASSURED|CONFIRMED)
     Status,
+    /// The Kubernetes pod (NAMESPACE/NAME) whose interface holds the
+    /// original source address ("-" for none), from the pods running here
+    Pod,
 }
 
 #[derive(Debug, Args)]
@@ -145,4 +149,34 @@ pub struct CountArgs {
     /// With --by: print only the N largest groups
     #[arg(long, value_name = "N", requires = "by")]
     pub top: Option<usize>,
+
+    /// With --by pod: the kubelet's pod log directory (NAMESPACE_NAME_UID)
+    #[arg(long = "pod-logs-dir", value_name = "DIR", default_value = crate::live::pods::POD_LOGS_DIR)]
+    pub pod_logs_dir: std::path::PathBuf,
+}
+
+/// `ctctl nat`.
+#[derive(Debug, Args)]
+pub struct NatArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+
+    /// Show the N fullest groups
+    #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub top: u64,
+
+    /// The NAT rule's port range (`masquerade to :LO-HI`, `snat to ADDR:LO-HI`);
+    /// default: the kernel's automatic range for each original source port
+    /// (1024-65535 from port 1024, 600-1023 from 512, 1-511 below)
+    #[arg(long = "port-range", value_name = "LO-HI", value_parser = parse_port_range)]
+    pub port_range: Option<PortRange>,
+}
+
+/// `LO-HI`, a non-empty range of ports.
+pub fn parse_port_range(s: &str) -> Result<PortRange, String> {
+    let r = PortRange::parse(s).map_err(|e| e.to_string())?;
+    if r.lo == 0 {
+        return Err("port 0 is never picked: start the range at 1 or more".to_string());
+    }
+    Ok(r)
 }

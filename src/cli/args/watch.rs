@@ -50,6 +50,17 @@ pub struct ExporterArgs {
     #[arg(long = "scan-interval", value_name = "DURATION", default_value = "5s", value_parser = parse_wait)]
     pub scan_interval: std::time::Duration,
 
+    /// With --all-netns: the kubelet's pod log directory (NAMESPACE_NAME_UID
+    /// entries), whence a pod's namespace gets `pod`, `namespace` and
+    /// `pod_uid` labels
+    #[arg(long = "pod-logs-dir", value_name = "DIR", default_value = crate::live::pods::POD_LOGS_DIR)]
+    pub pod_logs_dir: std::path::PathBuf,
+
+    /// The NAT rules' port range, for SNAT port utilisation (default: the
+    /// kernel's automatic ranges)
+    #[arg(long = "nat-port-range", value_name = "LO-HI", value_parser = super::table::parse_port_range)]
+    pub nat_port_range: Option<crate::select::criteria::PortRange>,
+
     /// How many top sources to export by name (the rest sum into src="other")
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub top: usize,
@@ -88,6 +99,11 @@ pub struct StatusArgs {
     /// Utilisation (percent of max) that is CRITICAL
     #[arg(long, default_value_t = 95.0, value_name = "PCT")]
     pub crit: f64,
+
+    /// The NAT rules' port range, to judge source-NAT port use (default:
+    /// the kernel's automatic ranges); the same --warn / --crit apply
+    #[arg(long = "nat-port-range", value_name = "LO-HI", value_parser = super::table::parse_port_range)]
+    pub nat_port_range: Option<crate::select::criteria::PortRange>,
 }
 
 /// Event types for `events -e`.

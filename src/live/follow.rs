@@ -83,6 +83,14 @@ impl Default for FollowOptions {
 /// tracked entries: the kernel also counts entries not yet confirmed and
 /// entries dying, and events in flight lag, so only a drift that stays
 /// above a tolerance over a window of reads calls for a dump.
+///
+/// A quiet table is judged sooner. With `nf_conntrack_events=2` (the
+/// kernel's default) an entry created while its namespace had no event
+/// listener gets no event cache and never sends an event: the entries a
+/// table held before the exporter subscribed change and die in silence.
+/// A drift that stays over a read interval in which no event came cannot
+/// be events in flight, so two such reads call for a dump, however small
+/// the drift.
 #[derive(Debug, Default)]
 struct Drift {
     window: VecDeque<u64>,
@@ -96,14 +104,22 @@ impl Drift {
         (count / 1000).max(64)
     }
 
-    /// Notes a read; whether the drift persisted over the window.
-    fn note(&mut self, kernel: u64, tracked: u64) -> bool {
-        self.window.push_back(kernel.abs_diff(tracked));
+    /// Notes a read (`quiet`: no event came since the previous one);
+    /// whether the drift calls for a dump.
+    fn note(&mut self, kernel: u64, tracked: u64, quiet: bool) -> bool {
+        let off = kernel.abs_diff(tracked);
+        let silent = quiet && off > 0 && self.drifting();
+        self.window.push_back(off);
         if self.window.len() > DRIFT_WINDOW {
             self.window.pop_front();
         }
         let tol = Drift::tolerance(kernel);
-        self.window.len() == DRIFT_WINDOW && self.window.iter().all(|d| *d > tol)
+        silent || (self.window.len() == DRIFT_WINDOW && self.window.iter().all(|d| *d > tol))
+    }
+
+    /// Whether the last read was off (the next comes sooner).
+    fn drifting(&self) -> bool {
+        self.window.back().is_some_and(|d| *d > 0)
     }
 
     fn reset(&mut self) {
@@ -625,7 +641,7 @@ fn worker(inner: &Arc<Inner>) {
             };
             let (refresh_due, resync_due, rank_due) = {
                 let s = lock(&ns.sched);
-                let busy = events != s.events_at_refresh;
+                let busy = events != s.events_at_refresh || s.drift.drifting();
                 let every = if busy {
                     inner.opts.refresh_busy
                 } else {
@@ -654,9 +670,10 @@ fn worker(inner: &Arc<Inner>) {
                     (t.kernel_count, t.tracked())
                 };
                 let mut s = lock(&ns.sched);
+                let quiet = s.refreshed.is_some() && s.events_at_refresh == events;
                 s.refreshed = Some(Instant::now());
                 s.events_at_refresh = events;
-                if s.drift.note(kernel, tracked) {
+                if s.drift.note(kernel, tracked, quiet) {
                     tracing::debug!(
                         kernel,
                         tracked,
@@ -710,18 +727,42 @@ mod tests {
     fn drift_needs_to_persist_over_the_window() {
         let mut d = Drift::default();
         for _ in 0..DRIFT_WINDOW - 1 {
-            assert!(!d.note(1_000_000, 998_000));
+            assert!(!d.note(1_000_000, 998_000, false));
         }
-        assert!(d.note(1_000_000, 998_000), "2,000 off for 5 reads: resync");
+        assert!(
+            d.note(1_000_000, 998_000, false),
+            "2,000 off for 5 reads: resync"
+        );
         let mut d = Drift::default();
         for i in 0..20 {
             // In-flight churn: within tolerance, or back to nothing.
             let off = if i % 3 == 0 { 5_000 } else { 10 };
-            assert!(!d.note(1_000_000, 1_000_000 - off));
+            assert!(!d.note(1_000_000, 1_000_000 - off, false));
         }
         let mut d = Drift::default();
         for _ in 0..20 {
-            assert!(!d.note(100, 60), "under 64 entries is in flight");
+            assert!(!d.note(100, 60, false), "under 64 entries is in flight");
         }
+    }
+
+    #[test]
+    fn a_drift_over_a_quiet_interval_is_not_in_flight() {
+        // Entries that die without events (created before the listener):
+        // off by 50 on a read after events, then on a quiet read.
+        let mut d = Drift::default();
+        assert!(!d.note(70, 70, false));
+        assert!(!d.note(20, 70, false), "events came meanwhile: may lag");
+        assert!(d.drifting(), "the next read comes sooner");
+        assert!(d.note(20, 70, true), "no event since, still off: dump");
+        // Quiet and exact: nothing to do.
+        let mut d = Drift::default();
+        for _ in 0..10 {
+            assert!(!d.note(20, 20, true));
+        }
+        // Off once, then right again: it was in flight.
+        let mut d = Drift::default();
+        assert!(!d.note(20, 21, true));
+        assert!(!d.note(20, 20, true));
+        assert!(!d.drifting());
     }
 }

@@ -123,8 +123,11 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
         return;
     }
     let ns = Netns::new();
-    // Entries that exist before the exporter starts (counted by its first
-    // dump; their destruction comes as events).
+    // Entries that exist before the exporter starts: counted by its first
+    // dump. With nf_conntrack_events=2 (the default) an entry made while
+    // no event listener existed on the host has no event cache and dies
+    // without an event; whether these have one depends on what else runs
+    // on the host (other tests' listeners), so either way must do.
     ns.restore(&crate::harness::entries(
         50,
         "-I -p tcp -s {ip} -d 10.9.0.1 --sport 1 --dport 80 --state TIME_WAIT -t 600",
@@ -184,27 +187,32 @@ fn prometheus_scrapes_the_exporter_and_the_gauges_follow_the_table() {
         query(&ns, "conntrack_entries").filter(|v| *v == 50.0)
     });
 
-    // New entries: followed from events.
+    // New entries: followed from events, their destruction too.
     ns.restore(&crate::harness::entries(
         20,
         "-I -p udp -s {ip} -d 10.9.0.2 --sport 1 --dport 53 -t 600",
     ));
-    let t0 = Instant::now();
     within(5, "the by-state gauges follow new entries", || {
         query(&ns, "sum(conntrack_entries_by_state{proto=\"udp\"})").filter(|v| *v == 20.0)
     });
-    // The pre-existing entries go.
-    ns.conntrack(&["-D", "-p", "tcp"]);
-    within(8, "the gauges follow destroyed entries", || {
-        query(&ns, "sum(conntrack_entries_by_state)").filter(|v| *v == 20.0)
+    ns.conntrack(&["-D", "-p", "udp"]);
+    within(5, "the gauges follow destroyed entries", || {
+        query(&ns, "sum(conntrack_entries_by_state)").filter(|v| *v == 50.0)
     });
-    assert!(t0.elapsed() < Duration::from_secs(13));
-    // The kernel's count is read every 2 s while the table changes.
-    within(5, "the kernel's count follows", || {
-        query(&ns, "conntrack_entries").filter(|v| *v == 20.0)
-    });
-    // Every change came as an event: no dump was needed.
+    // Every change so far came as an event: no dump was needed.
     assert_eq!(query(&ns, "conntrack_resyncs_total"), Some(0.0));
+    // The entries from before die, with events or in silence (then the
+    // kernel's count differs over a quiet interval and a dump puts the
+    // gauges right).
+    ns.conntrack(&["-D", "-p", "tcp"]);
+    within(
+        20,
+        "the gauges follow entries that died without events",
+        || query(&ns, "sum(conntrack_entries_by_state) or vector(0)").filter(|v| *v == 0.0),
+    );
+    within(5, "the kernel's count follows", || {
+        query(&ns, "conntrack_entries").filter(|v| *v == 0.0)
+    });
     exporter.signal(nix::sys::signal::Signal::SIGTERM);
     let (_, code, _) = exporter.finish(10);
     assert_eq!(code, Some(0));

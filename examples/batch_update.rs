@@ -26,7 +26,7 @@ fn main() -> Result<(), ctctl::Error> {
     };
     ct.stream(&dns, |f| {
         updater.push(f, &mark)?;
-        Ok::<_, ctctl::Error>(ControlFlow::Continue(()))
+        Ok(ControlFlow::Continue(()))
     })?;
     let stats = updater.finish()?;
     eprintln!(

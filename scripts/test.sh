@@ -39,4 +39,11 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The library alone (no CLI, no exporter) builds.
 cargo check -p ctctl --lib --no-default-features --quiet
+# The OCI image (tests/it/kube.rs opens it), built before the tests so its
+# compile does not compete with them for the CPU.
+if command -v buildah >/dev/null; then
+  CTCTL_IMAGE=$(IMAGE_PROFILE=dev scripts/image.sh | tail -n 1)
+  CTCTL_IMAGE=$(realpath "$CTCTL_IMAGE")
+  export CTCTL_IMAGE
+fi
 cargo test --workspace --all-features

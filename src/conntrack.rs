@@ -304,8 +304,44 @@ impl Conntrack {
     /// # Errors
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
-    /// request or the socket fails (the errno and the operation are kept).
-    pub fn stream<S, F, E>(&mut self, filter: &S, mut f: F) -> std::result::Result<(), E>
+    /// request or the socket fails (the errno and the operation are kept),
+    /// or what `f` returns.
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
+    pub fn stream<S, F>(&mut self, filter: &S, f: F) -> Result<()>
+    where
+        S: Selection + ?Sized,
+        F: FnMut(&Flow<'_>) -> Result<ControlFlow<()>>,
+    {
+        self.try_stream(filter, f)
+    }
+
+    /// Like [`Conntrack::stream`], with `f` returning the caller's own
+    /// error type (one a netlink error converts into).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Netlink`](crate::error::Error::Netlink), converted, when the
+    /// kernel refuses a request or the socket fails; or what `f` returns.
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
+    pub fn try_stream<S, F, E>(&mut self, filter: &S, mut f: F) -> std::result::Result<(), E>
     where
         S: Selection + ?Sized,
         F: FnMut(&Flow<'_>) -> std::result::Result<ControlFlow<()>, E>,
@@ -327,6 +363,21 @@ impl Conntrack {
     /// only when [`Conntrack::zeroing_is_exact`] holds for `filter`;
     /// otherwise it returns [`Error::NotExact`] without sending anything.
     /// conntrack(8): `-L -z`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotExact`] as above; [`Error::Netlink`] when the kernel
+    /// refuses a request or the socket fails.
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn stream_zeroing<S, F>(&mut self, filter: &S, mut f: F) -> Result<()>
     where
         S: Selection + ?Sized,
@@ -351,6 +402,16 @@ impl Conntrack {
 
     /// Whether the kernel, as proved, selects exactly `filter`'s entries in
     /// a dump, so that [`Conntrack::stream_zeroing`] touches no other entry.
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn zeroing_is_exact<S: Selection + ?Sized>(filter: &S) -> bool {
         crate::probe::plan(filter, crate::probe::Op::Dump).exact
     }
@@ -375,7 +436,7 @@ impl Conntrack {
         E: From<ctctl_netlink::Error> + Send,
     {
         let msg = match table {
-            Table::Conntrack => return self.stream(filter, f),
+            Table::Conntrack => return self.try_stream(filter, f),
             Table::Dying => ctctl_netlink::header::IPCTNL_MSG_CT_GET_DYING,
             Table::Unconfirmed => ctctl_netlink::header::IPCTNL_MSG_CT_GET_UNCONFIRMED,
         };
@@ -394,6 +455,16 @@ impl Conntrack {
     }
 
     /// Like [`Conntrack::stream`], on the calling thread only.
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn for_each<S, F>(&mut self, filter: &S, mut f: F) -> Result<()>
     where
         S: Selection + ?Sized,
@@ -426,6 +497,16 @@ impl Conntrack {
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept).
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn dump<S: Selection + ?Sized>(&mut self, filter: &S) -> Result<Vec<Flow<'static>>> {
         let mut out = Vec::new();
         self.for_each(filter, |f| {

@@ -73,6 +73,16 @@ impl Conntrack {
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept).
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped and flushed there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn delete_matching(
         &mut self,
         filter: &Filter,
@@ -90,6 +100,16 @@ impl Conntrack {
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept).
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped and flushed there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn delete_set(
         &mut self,
         set: &FilterSet,
@@ -105,6 +125,16 @@ impl Conntrack {
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept).
+    ///
+    /// # Kernel probe
+    ///
+    /// Criteria are handed to the kernel only in request shapes proved on
+    /// this running kernel. Under the default [`Policy`](crate::probe::Policy)
+    /// a shape not proved yet this boot is proved first: a private network
+    /// namespace is made, a few test entries are created and dumped and flushed there,
+    /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
+    /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
+    /// only, or never (everything matched here).
     pub fn delete_selected<S: Selection + ?Sized>(
         &mut self,
         sel: &S,

@@ -113,7 +113,7 @@ pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
             }
         } else {
             let mut n = 0u64;
-            ct.stream(&filter, |_| -> anyhow::Result<ControlFlow<()>> {
+            ct.try_stream(&filter, |_| -> anyhow::Result<ControlFlow<()>> {
                 n += 1;
                 Ok(ControlFlow::Continue(()))
             })?;
@@ -144,7 +144,7 @@ pub fn run(cli: &Cli, a: &CountArgs) -> anyhow::Result<Outcome> {
         }
     }
     let mut groups: HashMap<Key, u64> = HashMap::new();
-    ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+    ct.try_stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
         *groups.entry(key(by, f, &pods)).or_insert(0) += 1;
         Ok(ControlFlow::Continue(()))
     })?;

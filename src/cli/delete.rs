@@ -124,7 +124,7 @@ fn dry_run(
     } else {
         let render =
             Render::new(cli.output, a.show_id).with_names(crate::labels::LabelMap::system());
-        ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.try_stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
             n += 1;
             if !flush {
                 render.flow(out.buf(), f, None);

@@ -282,7 +282,7 @@ fn resync(
     let mut ct = Conntrack::open()?;
     let mut n = 0;
     let tag = EventTag::resync(now_ns());
-    ct.stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
+    ct.try_stream(filter, |f| -> anyhow::Result<ControlFlow<()>> {
         render.flow(out.buf(), f, Some(&tag));
         out.line_done()?;
         n += 1;

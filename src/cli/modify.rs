@@ -149,7 +149,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         let render = Render::new(cli.output, false).with_names(crate::labels::LabelMap::system());
         let mut out = Out::stdout();
         let mut n = 0u64;
-        ct.stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.try_stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
             n += 1;
             render.flow(out.buf(), f, None);
             out.line_done()?;
@@ -179,7 +179,7 @@ pub fn update(cli: &Cli, a: &UpdateArgs) -> anyhow::Result<Outcome> {
         }
     } else {
         let mut up = ct.updater()?;
-        ct.stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.try_stream(&sel, |f| -> anyhow::Result<ControlFlow<()>> {
             up.push(f, &change)?;
             Ok(ControlFlow::Continue(()))
         })?;
@@ -202,7 +202,7 @@ pub fn save(_cli: &Cli, a: &SaveArgs) -> anyhow::Result<Outcome> {
     let filter = super::select::selector(&a.filter)?;
     let mut ct = Conntrack::open()?;
     let mut out = Out::stdout();
-    ct.stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
+    ct.try_stream(&filter, |f| -> anyhow::Result<ControlFlow<()>> {
         json::write_flow(out.buf(), f, None, Some(crate::labels::LabelMap::system()));
         out.line_done()?;
         Ok(ControlFlow::Continue(()))

@@ -81,8 +81,9 @@ struct Report {
     expect_count: u64,
     expect_max: Option<u64>,
     expect_stats: ctctl_netlink::expect::ExpCpuStats,
-    /// drop, early_drop, insert_failed per second, when sampled.
-    rates: Option<[f64; 3]>,
+    /// drop, early_drop, insert_failed, clash_resolve per second, when
+    /// sampled.
+    rates: Option<[f64; 4]>,
     /// How the rates were sampled.
     rate_source: String,
     warn: f64,
@@ -161,7 +162,7 @@ pub fn status(cli: &Cli, a: &StatusArgs) -> anyhow::Result<Outcome> {
     if !a.quick {
         let mut states: HashMap<&'static str, u64> = HashMap::new();
         let mut nat = crate::nat::NatTally::new(a.nat_port_range);
-        ct.stream(&Filter::all(), |f| -> anyhow::Result<ControlFlow<()>> {
+        ct.try_stream(&Filter::all(), |f| -> anyhow::Result<ControlFlow<()>> {
             r.scanned += 1;
             nat.add(f);
             *states.entry(f.state_name().unwrap_or("-")).or_insert(0) += 1;
@@ -218,6 +219,9 @@ struct Sample {
     drop: u64,
     early_drop: u64,
     insert_failed: u64,
+    // Absent from samples kept by earlier versions.
+    #[serde(default)]
+    clash_resolve: u64,
 }
 
 impl Sample {
@@ -227,12 +231,13 @@ impl Sample {
             drop: u64::from(c.drop),
             early_drop: u64::from(c.early_drop),
             insert_failed: u64::from(c.insert_failed),
+            clash_resolve: u64::from(c.clash_resolve),
         }
     }
 
     /// Per-second rates from `earlier` to `self` (a counter that went
     /// down, after a reboot, counts from 0).
-    fn rates_since(&self, earlier: &Sample) -> [f64; 3] {
+    fn rates_since(&self, earlier: &Sample) -> [f64; 4] {
         let secs = (self.time_ns.saturating_sub(earlier.time_ns) as f64 / 1e9).max(1e-3);
         let r = |now: u64, then: u64| {
             let d = if now >= then { now - then } else { now };
@@ -242,6 +247,7 @@ impl Sample {
             r(self.drop, earlier.drop),
             r(self.early_drop, earlier.early_drop),
             r(self.insert_failed, earlier.insert_failed),
+            r(self.clash_resolve, earlier.clash_resolve),
         ]
     }
 }
@@ -355,7 +361,7 @@ fn judge(r: &mut Report) {
         }
     }
     match r.rates {
-        Some([drop, early, failed]) => {
+        Some([drop, early, failed, _]) => {
             if drop > 0.0 || early > 0.0 {
                 v = Verdict::Critical;
                 r.warnings.push(format!(
@@ -396,8 +402,11 @@ fn judge(r: &mut Report) {
             v = v.max(level);
             let g = &u.group;
             let failing = match r.rates {
-                Some([_, _, f]) if f > 0.0 => {
+                Some([_, _, f, _]) if f > 0.0 => {
                     format!("; insert_failed {f:.1}/s: connections are failing now")
+                }
+                Some([_, _, _, c]) if c > 0.0 => {
+                    format!("; clash_resolve {c:.1}/s: the kernel is already retrying ports")
                 }
                 _ => String::new(),
             };
@@ -493,9 +502,9 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             .as_bytes(),
         );
         match r.rates {
-            Some([d, e, f]) => b.extend_from_slice(
+            Some([d, e, f, c]) => b.extend_from_slice(
                 format!(
-                    "{{\"drop_per_second\":{d:.3},\"early_drop_per_second\":{e:.3},\"insert_failed_per_second\":{f:.3}}}"
+                    "{{\"drop_per_second\":{d:.3},\"early_drop_per_second\":{e:.3},\"insert_failed_per_second\":{f:.3},\"clash_resolve_per_second\":{c:.3}}}"
                 )
                 .as_bytes(),
             ),
@@ -596,9 +605,9 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
         r.expect_stats.create,
         r.expect_stats.delete
     ))?;
-    if let Some([d, e, f]) = r.rates {
+    if let Some([d, e, f, c]) = r.rates {
         line(format!(
-            "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s ({})",
+            "rates      drop {d:.1}/s early_drop {e:.1}/s insert_failed {f:.1}/s clash_resolve {c:.1}/s ({})",
             r.rate_source
         ))?;
     }

@@ -104,7 +104,7 @@ pub fn list(c: &Command) -> Result<i32, Failure> {
         })?;
         io?;
     } else {
-        ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+        ct.try_stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
             n += 1;
             printer.flow(&mut out, f, None)?;
             Ok(ControlFlow::Continue(()))
@@ -230,7 +230,7 @@ pub fn delete(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     let mut out = Out::stdout();
     let mut n = 0u64;
     let mut stale = None;
-    let r = ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+    let r = ct.try_stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
         deleter.push(f)?;
         // Each delete is acknowledged; conntrack reads one message for it,
         // which is a late answer if an -U before it in a -R file left one.
@@ -303,7 +303,7 @@ pub fn update(c: &Command, file_mode: bool) -> Result<i32, Failure> {
     let mut n = 0u64;
     let failed_with =
         |errno: i32| format!("Operation failed: {}", err2str(errno, Some(Cmd::Update)));
-    let r = ct.stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
+    let r = ct.try_stream(&sel, |f| -> Result<ControlFlow<()>, Failure> {
         let Some(change) = update_change(c, f) else {
             return Ok(ControlFlow::Continue(()));
         };

@@ -571,7 +571,7 @@ fn two_hundred_namespaces_come_and_go_and_threads_fds_and_memory_stay_where_they
                 "-I -p udp -s {ip} -d 10.9.0.4 --sport 7 --dport 7 -t 600",
             ));
         }
-        within(10, "ten new namespaces followed", || {
+        within(30, "ten new namespaces followed", || {
             let text = get(port, "/metrics");
             nss.iter()
                 .all(|ns| {
@@ -584,7 +584,7 @@ fn two_hundred_namespaces_come_and_go_and_threads_fds_and_memory_stay_where_they
         });
         let names: Vec<String> = nss.iter().map(|n| n.name.clone()).collect();
         drop(nss);
-        within(10, "ten deleted namespaces released", || {
+        within(30, "ten deleted namespaces released", || {
             let text = get(port, "/metrics");
             names
                 .iter()

@@ -69,6 +69,12 @@ impl Conntrack {
     /// [`Error::Netns`] when the namespace cannot be opened or entered
     /// (entering needs `CAP_SYS_ADMIN`); [`Error::Netlink`] when ctnetlink
     /// cannot be reached there.
+    ///
+    /// ```no_run
+    /// let mut ct = ctctl::Conntrack::in_netns("blue")?;
+    /// println!("{} entries in blue", ct.stats()?.entries);
+    /// # Ok::<(), ctctl::Error>(())
+    /// ```
     pub fn in_netns(name_or_path: impl AsRef<Path>) -> Result<Conntrack> {
         let arg = name_or_path.as_ref().to_string_lossy().into_owned();
         Conntrack::in_ns(netns::Netns::open(&arg)?)
@@ -82,6 +88,14 @@ impl Conntrack {
     ///
     /// As [`Conntrack::in_netns`]; a descriptor that is not a network
     /// namespace fails with [`Error::Netns`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let fd = std::os::fd::OwnedFd::from(std::fs::File::open("/proc/1234/ns/net")?);
+    /// let mut ct = ctctl::Conntrack::in_netns_fd(fd)?;
+    /// # let _ = ct.stats()?;
+    /// # Ok(()) }
+    /// ```
     pub fn in_netns_fd(fd: std::os::fd::OwnedFd) -> Result<Conntrack> {
         Conntrack::in_ns(netns::Netns::from_fd(fd))
     }
@@ -145,6 +159,23 @@ impl Conntrack {
     /// # Errors
     ///
     /// [`Error::Netlink`] when the kernel refuses the request.
+    ///
+    /// ```no_run
+    /// use ctctl::{Conntrack, Filter};
+    ///
+    /// let mut ct = Conntrack::open()?;
+    /// let udp = Filter { proto: Some(ctctl::proto::UDP), ..Filter::default() }.normalize()?;
+    /// match ctctl::prove_flush(&udp) {
+    ///     // This kernel applies the filter exactly: one request.
+    ///     Some(proof) => ct.flush(&proof)?,
+    ///     // It does not (or the policy forbids probing): dump, match here,
+    ///     // delete by tuple and id.
+    ///     None => {
+    ///         ct.delete_matching(&udp, &mut |_deleted| {})?;
+    ///     }
+    /// }
+    /// # Ok::<(), ctctl::Error>(())
+    /// ```
     pub fn flush(&mut self, proof: &crate::probe::ProvedFlush) -> Result<()> {
         for kf in proof.filters() {
             self.flush_raw(kf)?;
@@ -199,6 +230,22 @@ impl Conntrack {
     ///
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ctctl::{Conntrack, EventOptions, Filter};
+    ///
+    /// let ct = Conntrack::open()?;
+    /// let tcp = Filter { proto: Some(ctctl::proto::TCP), ..Filter::default() };
+    /// let mut events = ct.events(&EventOptions::default(), &tcp)?;
+    /// let polled = events.poll(Some(Duration::from_secs(5)), |e| {
+    ///     println!("{:?} {}", e.kind, e.flow);
+    /// })?;
+    /// if polled.overrun {
+    ///     eprintln!("the kernel dropped events: re-read the table");
+    /// }
+    /// # Ok::<(), ctctl::Error>(())
+    /// ```
     pub fn events(&self, opts: &EventOptions, prefilter: &Filter) -> Result<EventStream> {
         EventStream::subscribe(self.sibling_socket()?, opts, prefilter)
     }
@@ -306,6 +353,24 @@ impl Conntrack {
     /// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
     /// request or the socket fails (the errno and the operation are kept),
     /// or what `f` returns.
+    ///
+    /// ```no_run
+    /// use std::ops::ControlFlow;
+    /// use ctctl::{Conntrack, Filter, Match, PortRange};
+    ///
+    /// let mut ct = Conntrack::open()?;
+    /// let dns = Filter {
+    ///     proto: Some(ctctl::proto::UDP),
+    ///     dport: Some(Match::one(PortRange::one(53))),
+    ///     ..Filter::default()
+    /// }
+    /// .normalize()?;
+    /// ct.stream(&dns, |flow| {
+    ///     println!("{flow}");
+    ///     Ok(ControlFlow::Continue(()))
+    /// })?;
+    /// # Ok::<(), ctctl::Error>(())
+    /// ```
     ///
     /// # Kernel probe
     ///
@@ -465,6 +530,11 @@ impl Conntrack {
     /// and the verdict is cached in `/run/ctctl/kernel-probe.json`.
     /// [`set_policy`](crate::probe::set_policy) chooses cached verdicts
     /// only, or never (everything matched here).
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the request or the socket fails (the errno and
+    /// the operation are kept).
     pub fn for_each<S, F>(&mut self, filter: &S, mut f: F) -> Result<()>
     where
         S: Selection + ?Sized,

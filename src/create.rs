@@ -124,6 +124,28 @@ impl Conntrack {
     /// [`Error::Flow`](crate::error::Error::Flow) naming the field a flow
     /// lacks, before anything is sent; [`Error::Netlink`](crate::error::Error::Netlink)
     /// when the kernel refuses it.
+    ///
+    /// ```no_run
+    /// use ctctl::{Conntrack, Flow, Tuple};
+    ///
+    /// let mut ct = Conntrack::in_netns("test1")?;
+    /// let flow = Flow {
+    ///     orig: Tuple {
+    ///         src: Some("10.0.0.1".parse().unwrap()),
+    ///         dst: Some("10.0.0.2".parse().unwrap()),
+    ///         proto: Some(ctctl::proto::UDP),
+    ///         src_port: Some(40000),
+    ///         dst_port: Some(53),
+    ///         ..Tuple::default()
+    ///     },
+    ///     timeout: Some(30),
+    ///     ..Flow::default()
+    /// };
+    /// // The family and the reply tuple are worked out; a missing timeout
+    /// // would be `Error::Flow { field: "timeout", .. }`.
+    /// assert!(ct.create(&flow, false)?);
+    /// # Ok::<(), ctctl::Error>(())
+    /// ```
     pub fn create(&mut self, flow: &Flow<'_>, or_update: bool) -> Result<bool> {
         let flow = complete(flow)?;
         let (flow, opts) = create_request(&flow, or_update, true);

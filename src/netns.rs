@@ -30,12 +30,22 @@ pub fn resolve(name_or_path: &str) -> PathBuf {
 }
 
 /// Moves the calling thread into the network namespace `name_or_path`.
+///
+/// # Errors
+///
+/// When the namespace cannot be opened or entered (entering needs
+/// `CAP_SYS_ADMIN`); the error names it.
 pub fn enter(name_or_path: &str) -> Result<(), NetnsError> {
     Netns::open(name_or_path)?.enter()
 }
 
 /// Runs `f` on a new thread that has entered the namespace, and returns
 /// its result. Whatever `f` creates there (sockets) stays in that namespace.
+///
+/// # Errors
+///
+/// When the namespace cannot be opened or entered (entering needs
+/// `CAP_SYS_ADMIN`); the error names it.
 pub fn run_in<T, F>(name_or_path: &str, f: F) -> Result<T, NetnsError>
 where
     T: Send,

@@ -33,36 +33,66 @@ impl<'a> Attr<'a> {
     }
 
     /// The payload as a `u8`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     #[inline]
     pub fn u8(&self, name: &'static str) -> Result<u8, DecodeError> {
         Ok(fixed::<1>(self.value, name)?[0])
     }
 
     /// The payload as a big-endian `u16`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     #[inline]
     pub fn be16(&self, name: &'static str) -> Result<u16, DecodeError> {
         Ok(u16::from_be_bytes(fixed::<2>(self.value, name)?))
     }
 
     /// The payload as a big-endian `u32`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     #[inline]
     pub fn be32(&self, name: &'static str) -> Result<u32, DecodeError> {
         Ok(u32::from_be_bytes(fixed::<4>(self.value, name)?))
     }
 
     /// The payload as a big-endian `u64`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     #[inline]
     pub fn be64(&self, name: &'static str) -> Result<u64, DecodeError> {
         Ok(u64::from_be_bytes(fixed::<8>(self.value, name)?))
     }
 
     /// The payload as exactly `N` bytes (addresses, flag pairs).
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     #[inline]
     pub fn array<const N: usize>(&self, name: &'static str) -> Result<[u8; N], DecodeError> {
         fixed::<N>(self.value, name)
     }
 
     /// The payload as a NUL-terminated string (`nla_put_string`).
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the attribute is
+    /// truncated or has the wrong length for its type.
     pub fn string(&self, name: &'static str) -> Result<&'a str, DecodeError> {
         let bytes = match self.value.iter().position(|&b| b == 0) {
             Some(end) => &self.value[..end],

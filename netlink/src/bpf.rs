@@ -120,6 +120,10 @@ impl EventFilter {
     }
 
     /// Attaches the program to a socket (`SO_ATTACH_FILTER`).
+    ///
+    /// # Errors
+    ///
+    /// When the kernel refuses the filter (`setsockopt`), with its errno.
     pub fn attach(&self, sock: &impl AsRawFd) -> io::Result<()> {
         let prog = self.program();
         let fprog = libc::sock_fprog {

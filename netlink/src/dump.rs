@@ -26,6 +26,11 @@ const POOL: usize = 8;
 ///
 /// Errors from the kernel (a rejected filter, a failed dump) end the run
 /// with [`Error::Kernel`]; errors from `consume` are returned as they are.
+///
+/// # Errors
+///
+/// When the kernel refuses the request or the socket fails (the errno and the
+/// operation are kept), or an error `f` returns.
 pub fn pipelined<F, E>(
     sock: &mut Socket,
     requests: &[RequestBuf],
@@ -139,6 +144,11 @@ fn interrupted(buf: &[u8], seq: u32) -> bool {
 
 /// Whether a received datagram ends the dump with sequence `seq`; a kernel
 /// error in it becomes [`Error::Kernel`].
+///
+/// # Errors
+///
+/// When the kernel refuses the request or the socket fails (the errno and the
+/// operation are kept), or an error `f` returns.
 pub fn dump_progress(buf: &[u8], seq: u32, op: &'static str) -> Result<bool, Error> {
     for msg in Messages::new(buf) {
         let msg = msg.map_err(Error::decode(op))?;

@@ -160,6 +160,10 @@ impl DecodeError {
 /// Adds the enclosing attribute's name to a decoding error.
 pub trait Within<T> {
     /// The error with `name` added as the enclosing attribute.
+    ///
+    /// # Errors
+    ///
+    /// The same error with `name` added to its attribute path.
     fn within(self, name: &'static str) -> Result<T, DecodeError>;
 }
 

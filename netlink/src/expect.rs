@@ -97,6 +97,11 @@ pub struct Expect {
 impl Expect {
     /// Decodes an `IPCTNL_MSG_EXP_NEW` (dump, get, event) or
     /// `IPCTNL_MSG_EXP_DELETE` (event) message.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(msg: &Message<'_>) -> Result<Expect, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;
         let mut e = Expect {
@@ -308,6 +313,11 @@ impl ExpCpuStats {
     }
 
     /// Decodes one `GET_STATS_CPU` message of the expectation subsystem.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(msg: &Message<'_>) -> Result<ExpCpuStats, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;
         let mut s = ExpCpuStats {

@@ -120,6 +120,11 @@ pub struct NfGenMsg {
 
 impl NfGenMsg {
     /// Reads the header from the start of a netfilter message payload.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the header is
+    /// truncated or its length is impossible.
     pub fn parse(payload: &[u8]) -> Result<Self, DecodeError> {
         match payload {
             [family, version, hi, lo, ..] => Ok(NfGenMsg {
@@ -143,12 +148,22 @@ pub struct Message<'a> {
 
 impl<'a> Message<'a> {
     /// For a netfilter message: the `nfgenmsg` header and the attributes after it.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the header is
+    /// truncated or its length is impossible.
     pub fn netfilter(&self) -> Result<(NfGenMsg, &'a [u8]), DecodeError> {
         let nfgen = NfGenMsg::parse(self.payload)?;
         Ok((nfgen, &self.payload[NFGENMSG_LEN..]))
     }
 
     /// For `NLMSG_ERROR`: the errno (positive; 0 is an acknowledgement).
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the header is
+    /// truncated or its length is impossible.
     pub fn error_code(&self) -> Result<i32, DecodeError> {
         let code: [u8; 4] = self
             .payload

@@ -20,6 +20,8 @@
 //! It has no CLI concerns; the `ctctl` crate builds the domain API and the
 //! command-line tool on it.
 
+#![warn(missing_docs, clippy::missing_errors_doc)]
+
 pub mod attr;
 pub mod bpf;
 pub mod conntrack;

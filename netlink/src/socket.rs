@@ -55,6 +55,11 @@ pub struct Socket {
 impl Socket {
     /// Opens and binds a `NETLINK_NETFILTER` socket with a receive buffer of
     /// at least [`DEFAULT_RCVBUF`].
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn open() -> Result<Socket, Error> {
         let mut inner = netlink_sys::Socket::new(NETLINK_NETFILTER).map_err(Error::io("socket"))?;
         inner.bind_auto().map_err(Error::io("bind"))?;
@@ -75,6 +80,11 @@ impl Socket {
 
     /// Sets the socket receive buffer: `SO_RCVBUFFORCE` when privileged,
     /// else `SO_RCVBUF` (capped by `net.core.rmem_max`).
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn set_recv_buffer(&self, bytes: usize) -> Result<RcvBuf, Error> {
         let val = bytes.min(i32::MAX as usize) as libc::c_int;
         let forced = setsockopt_int(
@@ -100,6 +110,11 @@ impl Socket {
     }
 
     /// Joins a multicast group (`NFNLGRP_CONNTRACK_*`: a group id, not a mask).
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn join_group(&self, group: u32) -> Result<(), Error> {
         self.inner
             .add_membership(group)
@@ -110,6 +125,11 @@ impl Socket {
     /// delivery failures to the sender of events (so reliable event
     /// delivery can drop packets instead of events), and this socket no
     /// longer sees ENOBUFS.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn set_reliable(&self, on: bool) -> Result<(), Error> {
         self.set_flag(NETLINK_BROADCAST_ERROR, on)
             .map_err(Error::io("setsockopt(NETLINK_BROADCAST_ERROR)"))?;
@@ -131,6 +151,11 @@ impl Socket {
     }
 
     /// Sends a buffer of requests in one datagram.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn send(&self, req: &[u8], op: &'static str) -> Result<(), Error> {
         loop {
             match self.inner.send(req, 0) {
@@ -149,6 +174,11 @@ impl Socket {
 
     /// Receives one datagram into `buf`, returning its length. A datagram
     /// larger than `buf` is an error rather than silently truncated.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn recv(&self, buf: &mut [u8], op: &'static str) -> Result<usize, Error> {
         loop {
             if let Some(n) = self.recv_with(buf, 0, op)? {
@@ -158,6 +188,11 @@ impl Socket {
     }
 
     /// Receives one datagram if one is queued, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn try_recv(&self, buf: &mut [u8], op: &'static str) -> Result<Option<usize>, Error> {
         self.recv_with(buf, libc::MSG_DONTWAIT, op)
     }
@@ -240,6 +275,11 @@ impl Socket {
 
     /// Waits until the socket is readable or `timeout` passes (`None`:
     /// forever). Returns whether it is readable.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn wait_readable(&self, timeout: Option<Duration>) -> Result<bool, Error> {
         let mut pfd = libc::pollfd {
             fd: self.as_raw_fd(),
@@ -271,6 +311,11 @@ impl Socket {
     /// for a request with `NLM_F_ACK`. A kernel error ends it with
     /// [`Error::Kernel`]. If `f` breaks, the rest of the reply is drained
     /// so the socket can be reused.
+    ///
+    /// # Errors
+    ///
+    /// When the socket call fails or the kernel refuses the request (the errno
+    /// and the operation are kept).
     pub fn transact<F>(&mut self, req: &RequestBuf, op: &'static str, mut f: F) -> Result<(), Error>
     where
         F: FnMut(&Message<'_>) -> Result<ControlFlow<()>, Error>,
@@ -330,6 +375,11 @@ pub enum Reply {
 
 /// Classifies a reply message; `NLMSG_ERROR` with an errno and a failed
 /// `NLMSG_DONE` become [`Error::Kernel`].
+///
+/// # Errors
+///
+/// When the socket call fails or the kernel refuses the request (the errno and
+/// the operation are kept).
 pub fn classify(msg: &Message<'_>, op: &'static str) -> Result<Reply, Error> {
     match msg.header.kind {
         NLMSG_ERROR => match msg.error_code().map_err(Error::decode(op))? {

@@ -19,6 +19,11 @@ pub struct GlobalStats {
 
 impl GlobalStats {
     /// Decodes a `GET_STATS` reply.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the message is
+    /// truncated or malformed; the kernel's error when it refuses the request.
     pub fn decode(msg: &Message<'_>) -> Result<GlobalStats, DecodeError> {
         let (_, attrs) = msg.netfilter()?;
         let mut s = GlobalStats::default();
@@ -97,6 +102,11 @@ impl CpuStats {
     }
 
     /// Decodes one `GET_STATS_CPU` message.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) when the message is
+    /// truncated or malformed; the kernel's error when it refuses the request.
     pub fn decode(msg: &Message<'_>) -> Result<CpuStats, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;
         let mut s = CpuStats {

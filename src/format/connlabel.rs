@@ -52,11 +52,19 @@ impl LabelMap {
     }
 
     /// The bits of `labels` (numbers or names), each checked.
+    ///
+    /// # Errors
+    ///
+    /// The first label that is not in the file.
     pub fn bits(&self, labels: &[String]) -> Result<Vec<u32>, String> {
         labels.iter().map(|l| self.bit(l)).collect()
     }
 
     /// A label's bit: a number 0-127, or a name from the file.
+    ///
+    /// # Errors
+    ///
+    /// When the label is not in the file.
     pub fn bit(&self, label: &str) -> Result<u32, String> {
         if let Ok(n) = label.parse::<u32>() {
             return if n < 128 {

@@ -39,6 +39,10 @@ pub struct BootKey {
 
 impl BootKey {
     /// This boot's key.
+    ///
+    /// # Errors
+    ///
+    /// When the boot id cannot be read.
     pub fn current() -> Result<BootKey, String> {
         let read = |p: &str| {
             std::fs::read_to_string(p)
@@ -68,6 +72,11 @@ fn trusted(uid: u32, mode: u32) -> bool {
 
 /// Opens `dir` (made 0755 when missing) as a directory descriptor, if it
 /// is a real directory that only root (or we) could have written.
+///
+/// # Errors
+///
+/// When the probe cannot run (no private namespace can be made, the kernel
+/// refuses a request) or its cache under /run/ctctl cannot be read or written.
 pub fn open_dir(dir: &str, create: bool) -> std::io::Result<OwnedFd> {
     let path = std::path::Path::new(dir);
     let parent = path.parent().unwrap_or(std::path::Path::new("/"));
@@ -133,6 +142,11 @@ pub fn load(key: &BootKey) -> BTreeMap<String, String> {
 /// Adds `verdicts` to the record (under an exclusive lock on the
 /// directory, merging with what other processes wrote meanwhile), or
 /// replaces it entirely with `replace`.
+///
+/// # Errors
+///
+/// When the probe cannot run (no private namespace can be made, the kernel
+/// refuses a request) or its cache under /run/ctctl cannot be read or written.
 pub fn store(
     key: &BootKey,
     verdicts: &BTreeMap<String, String>,
@@ -142,6 +156,11 @@ pub fn store(
 }
 
 /// [`store`] in another directory (tests).
+///
+/// # Errors
+///
+/// When the probe cannot run (no private namespace can be made, the kernel
+/// refuses a request) or its cache under /run/ctctl cannot be read or written.
 pub fn store_in(
     dir: &str,
     key: &BootKey,

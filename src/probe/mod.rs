@@ -443,6 +443,11 @@ pub fn all_shapes() -> Vec<Shape> {
 
 /// Proves `shapes` now, whatever is known, and keeps the verdicts
 /// (`ctctl probe`, `ctctl probe --all`); returns them with the time taken.
+///
+/// # Errors
+///
+/// When the probe cannot run (no private namespace can be made, the kernel
+/// refuses a request) or its cache under /run/ctctl cannot be read or written.
 pub fn reprobe(
     shapes: Vec<Shape>,
 ) -> Result<(Vec<(Shape, Outcome)>, std::time::Duration), crate::error::Error> {

@@ -32,19 +32,31 @@ use crate::select::filter::Filter;
 
 /// The criteria a request carries (bits).
 pub mod field {
+    /// The orig src criterion.
     pub const ORIG_SRC: u32 = 1 << 0;
+    /// The orig dst criterion.
     pub const ORIG_DST: u32 = 1 << 1;
+    /// The reply src criterion.
     pub const REPLY_SRC: u32 = 1 << 2;
+    /// The reply dst criterion.
     pub const REPLY_DST: u32 = 1 << 3;
+    /// The sport criterion.
     pub const SPORT: u32 = 1 << 4;
+    /// The dport criterion.
     pub const DPORT: u32 = 1 << 5;
+    /// The icmp type criterion.
     pub const ICMP_TYPE: u32 = 1 << 6;
+    /// The icmp code criterion.
     pub const ICMP_CODE: u32 = 1 << 7;
+    /// The icmp id criterion.
     pub const ICMP_ID: u32 = 1 << 8;
+    /// The mark criterion.
     pub const MARK: u32 = 1 << 9;
     /// A mark mask other than all ones.
     pub const MARK_MASKED: u32 = 1 << 10;
+    /// The status criterion.
     pub const STATUS: u32 = 1 << 11;
+    /// The zone criterion.
     pub const ZONE: u32 = 1 << 12;
     /// The zone compared is 0 (once taken for "no filter").
     pub const ZONE0: u32 = 1 << 13;
@@ -52,8 +64,10 @@ pub mod field {
     pub const MARK_ZERO: u32 = 1 << 14;
     /// A status mask of 0 (conntrack 1.4.7's `-u UNSET`).
     pub const STATUS_ZERO: u32 = 1 << 15;
+    /// The addrs criterion.
     pub const ADDRS: u32 = ORIG_SRC | ORIG_DST | REPLY_SRC | REPLY_DST;
 
+    /// The names criterion.
     pub const NAMES: [(u32, &str); 16] = [
         (ORIG_SRC, "orig-src"),
         (ORIG_DST, "orig-dst"),
@@ -177,16 +191,36 @@ pub enum Outcome {
 pub trait ProbeTable {
     /// Creates `entries` exactly as given (reply tuples too, no NAT set
     /// up); an entry that exists already is left as it is.
+    ///
+    /// # Errors
+    ///
+    /// What the kernel refused, as text.
     fn create(&mut self, entries: &[Flow<'static>]) -> Result<(), String>;
     /// The entries a dump with `filter` returns, as the kernel selects
     /// them; `Err(errno)` when the kernel refuses the request.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno.
     fn dump(&mut self, filter: &KernelFilter) -> Result<Vec<Flow<'static>>, i32>;
     /// A flush with `filter`; `Err(errno)` when the kernel refuses it.
+    ///
+    /// # Errors
+    ///
+    /// The kernel's errno.
     fn flush(&mut self, filter: &KernelFilter) -> Result<(), i32>;
     /// Each of `entries` as the kernel has it, looked up one by one by
     /// tuple and zone (no table walk), or `None` where it is gone.
+    ///
+    /// # Errors
+    ///
+    /// What the kernel refused, as text.
     fn lookup(&mut self, entries: &[Flow<'static>]) -> Result<Vec<Option<Flow<'static>>>, String>;
     /// Removes every entry (between experiments).
+    ///
+    /// # Errors
+    ///
+    /// What the kernel refused, as text.
     fn clear(&mut self) -> Result<(), String>;
 }
 
@@ -609,6 +643,11 @@ fn describe(expected: &BTreeSet<String>, got: &BTreeSet<String>) -> String {
 
 /// Runs the experiment of `s` on `table` (which it clears first). `Err`
 /// when the table cannot be set up (the probe cannot run).
+///
+/// # Errors
+///
+/// When the probe's entries cannot be created, dumped or read back: the
+/// experiment says nothing then.
 pub fn run(table: &mut dyn ProbeTable, s: &Shape) -> Result<Outcome, String> {
     let Some(x) = experiment(s) else {
         return Ok(Outcome::Failed(

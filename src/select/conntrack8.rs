@@ -88,6 +88,10 @@ impl Selection8 {
     /// The selection `c` makes for `use_`. For the uses that call
     /// `nfct_filter_init`, a mask without its address is conntrack's
     /// error, returned as `Err` with its message.
+    ///
+    /// # Errors
+    ///
+    /// conntrack 1.4.7's message when the options cannot select as given.
     pub fn new(c: &Command, use_: Use) -> Result<Selection8, String> {
         let mut tmpl = c.tmpl.clone();
         let mut nets = [None, None];

@@ -29,6 +29,11 @@ pub struct Cidr {
 
 impl Cidr {
     /// Parses `ADDR` or `ADDR/PREFIX`.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse; the error says why (the caller names the
+    /// field).
     pub fn parse(s: &str) -> Result<Cidr, ValueError> {
         let (a, p) = match s.split_once('/') {
             Some((a, p)) => (a, Some(p)),
@@ -127,6 +132,11 @@ impl<T> Match<T> {
     }
 
     /// Parses `[!]V[,V...]` with `item` for each value.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse; the error says why (the caller names the
+    /// field).
     pub fn parse<E: std::fmt::Display>(
         s: &str,
         item: impl Fn(&str) -> Result<T, E>,
@@ -207,6 +217,11 @@ impl PortRange {
     }
 
     /// Parses `PORT` or `LO-HI`.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse; the error says why (the caller names the
+    /// field).
     pub fn parse(s: &str) -> Result<PortRange, ValueError> {
         let port = |p: &str| {
             p.trim()
@@ -259,6 +274,11 @@ impl StatusMatch {
     /// Parses a comma list of status names (`ASSURED,SEEN_REPLY`), where
     /// `!NAME` means the bit must be clear and `UNREPLIED` means
     /// `!SEEN_REPLY`, as conntrack(8) `--status` does.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse; the error says why (the caller names the
+    /// field).
     pub fn parse(s: &str) -> Result<StatusMatch, ValueError> {
         let mut m = StatusMatch::default();
         for word in s.split(',') {
@@ -314,6 +334,11 @@ impl StateMatch {
     /// (`TIME_WAIT,CLOSE_WAIT`). With `proto` given the names are that
     /// protocol's; otherwise TCP names are tried first, then SCTP, then DCCP,
     /// and the protocol is implied.
+    ///
+    /// # Errors
+    ///
+    /// When the text does not parse; the error says why (the caller names the
+    /// field).
     pub fn parse(s: &str, proto_hint: Option<u8>) -> Result<StateMatch, ValueError> {
         let names: Vec<&str> = s.split(',').map(str::trim).collect();
         let candidates: Vec<u8> = match proto_hint {

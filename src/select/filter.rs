@@ -92,6 +92,12 @@ impl Filter {
     /// address, ports without a port-carrying protocol, a state of another
     /// protocol. Fills in what is implied (the protocol of a state, the
     /// family of an address).
+    ///
+    /// # Errors
+    ///
+    /// [`FilterError`](crate::error::FilterError) naming the field when
+    /// criteria contradict each other or cannot select anything as given (a
+    /// state for a protocol without states, mixed families).
     pub fn normalize(mut self) -> Result<Filter, FilterError> {
         if let Some(st) = self.state {
             match self.proto {

@@ -11,21 +11,41 @@ use crate::error::ValueError;
 use crate::flow::PROTO_NAMES;
 
 /// Parses `[!]ADDR[/LEN][,...]`.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_addrs(s: &str) -> Result<Match<Cidr>, ValueError> {
     Match::parse(s, Cidr::parse)
 }
 
 /// Parses `[!]PORT[-PORT][,...]`.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_ports(s: &str) -> Result<Match<PortRange>, ValueError> {
     Match::parse(s, PortRange::parse)
 }
 
 /// Parses `[!]VALUE[/MASK][,...]`.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_marks(s: &str) -> Result<Match<(u32, u32)>, ValueError> {
     Match::parse(s, parse_mark)
 }
 
 /// Parses `[!]ZONE[,...]`.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_zones(s: &str) -> Result<Match<u16>, ValueError> {
     Match::parse(s, |z| {
         z.parse::<u16>()
@@ -35,6 +55,11 @@ pub fn parse_zones(s: &str) -> Result<Match<u16>, ValueError> {
 
 /// Parses a protocol name (`tcp`, `udp`, `icmp`, `icmpv6`/`ipv6-icmp`, ...)
 /// or number.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_proto(s: &str) -> Result<u8, ValueError> {
     if let Ok(n) = s.parse::<u8>() {
         return Ok(n);
@@ -54,6 +79,11 @@ pub fn parse_proto(s: &str) -> Result<u8, ValueError> {
 }
 
 /// Parses `ipv4` / `ipv6` (also `inet`, `inet6`, `4`, `6`).
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_family(s: &str) -> Result<u8, ValueError> {
     match s.to_ascii_lowercase().as_str() {
         "ipv4" | "inet" | "4" => Ok(AF_INET),
@@ -63,6 +93,11 @@ pub fn parse_family(s: &str) -> Result<u8, ValueError> {
 }
 
 /// Parses an unsigned number in decimal or `0x` hexadecimal.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_u32(s: &str) -> Result<u32, ValueError> {
     let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u32::from_str_radix(hex, 16),
@@ -72,6 +107,11 @@ pub fn parse_u32(s: &str) -> Result<u32, ValueError> {
 }
 
 /// Parses `VALUE[/MASK]` (conntrack(8) `--mark`); the mask defaults to all ones.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_mark(s: &str) -> Result<(u32, u32), ValueError> {
     match s.split_once('/') {
         Some((v, m)) => {
@@ -84,6 +124,11 @@ pub fn parse_mark(s: &str) -> Result<(u32, u32), ValueError> {
 
 /// Parses a duration: a number of seconds, or numbers with units `s`, `m`,
 /// `h`, `d` (`90s`, `30m`, `6h`, `5d`, `1h30m`). Returns seconds.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_duration(s: &str) -> Result<u64, ValueError> {
     let bad = || ValueError::from("use seconds or a duration like 90s, 30m, 6h, 5d, 1h30m");
     if let Ok(n) = s.parse::<u64>() {
@@ -117,6 +162,11 @@ pub fn parse_duration(s: &str) -> Result<u64, ValueError> {
 }
 
 /// Parses a wait time: seconds, or with units `ms`, `s`, `m`, `h`, `d`.
+///
+/// # Errors
+///
+/// When the text does not parse; the error says why (the caller names the
+/// field).
 pub fn parse_wait(s: &str) -> Result<std::time::Duration, ValueError> {
     if let Some(ms) = s.strip_suffix("ms") {
         return ms

@@ -60,6 +60,11 @@ impl Out {
     }
 
     /// Ends a record with a newline and flushes if the buffer is full.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails; a closed pipe is reported as such, so a caller can
+    /// stop quietly.
     #[inline]
     pub fn line_done(&mut self) -> io::Result<()> {
         self.buf.push(b'\n');
@@ -75,6 +80,11 @@ impl Out {
     }
 
     /// Writes everything buffered.
+    ///
+    /// # Errors
+    ///
+    /// When writing fails; a closed pipe is reported as such, so a caller can
+    /// stop quietly.
     pub fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
             let r = self.sink.file().write_all(&self.buf);
@@ -85,6 +95,11 @@ impl Out {
     }
 
     /// Flushes, then writes to `file` from now on (log rotation).
+    ///
+    /// # Errors
+    ///
+    /// When writing fails; a closed pipe is reported as such, so a caller can
+    /// stop quietly.
     pub fn switch_to(&mut self, file: File) -> io::Result<()> {
         self.flush()?;
         self.sink = Sink::File(file);

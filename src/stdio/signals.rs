@@ -18,6 +18,10 @@ extern "C" fn on_hangup(_: libc::c_int) {
 }
 
 /// Installs the handlers.
+///
+/// # Errors
+///
+/// When the signal handlers cannot be installed.
 pub fn install() -> nix::Result<()> {
     let term = SigAction::new(
         SigHandler::Handler(on_terminate),

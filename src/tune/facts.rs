@@ -25,6 +25,11 @@ pub struct Needs<'a> {
 
 /// Completes `filter` with what `needs` asks, read from the calling
 /// thread's network namespace under `paths`.
+///
+/// # Errors
+///
+/// When a fact the filter needs (timeouts under /proc/sys, connlabel.conf)
+/// cannot be read; the error names the file.
 pub fn complete(mut filter: Filter, needs: &Needs<'_>, paths: &Paths) -> Result<Filter, Error> {
     if !needs.labels.is_empty() {
         let map = LabelMap::load(paths);

@@ -110,6 +110,12 @@ impl Key {
     }
 
     /// Reads the current value; `None` if this kernel lacks the tunable.
+    ///
+    /// # Errors
+    ///
+    /// When a file under /proc/sys or /sys cannot be read or written (writing
+    /// needs root), or a value is out of range; the error names the file or
+    /// key.
     pub fn read(&self) -> Result<Option<u64>, Error> {
         read_u64(&self.path)
     }
@@ -128,6 +134,12 @@ impl Key {
 
     /// Parses a value for this key: a number, a duration for timeouts
     /// (`30s`, `5m`, `5d`), `on`/`off` for switches.
+    ///
+    /// # Errors
+    ///
+    /// When a file under /proc/sys or /sys cannot be read or written (writing
+    /// needs root), or a value is out of range; the error names the file or
+    /// key.
     pub fn parse_value(&self, v: &str) -> Result<u64, String> {
         let v = v.trim();
         let n = match self.unit {

@@ -65,6 +65,11 @@ impl Paths {
 }
 
 /// Reads a one-line kernel file, trimmed.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn read_trimmed(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
@@ -76,6 +81,11 @@ pub fn read_trimmed(path: &Path) -> Result<String, Error> {
 
 /// Reads a numeric kernel file; `Ok(None)` when it does not exist (a
 /// tunable this kernel does not have).
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn read_u64(path: &Path) -> Result<Option<u64>, Error> {
     match std::fs::read_to_string(path) {
         Ok(s) => s.trim().parse().map(Some).map_err(|_| Error::File {

@@ -62,6 +62,11 @@ pub struct Persisted {
 /// Records the changes so they apply at boot. Every file's new content is
 /// written to a temporary file first; only when all are written and synced
 /// are they renamed into place, so a failure leaves every file as it was.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn persist(paths: &Paths, changes: &[Change]) -> Result<Persisted, Error> {
     let mut done = Persisted::default();
     let mut files: Vec<(PathBuf, String)> = Vec::new();
@@ -296,6 +301,11 @@ fn merge_line(old: &str, is_ours: impl Fn(&str) -> bool, line: &str) -> String {
 /// all are staged are they renamed into place and their directories
 /// synced. A staging failure removes the temporary files and changes
 /// nothing. Returns the files replaced.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn replace_all(files: &[(PathBuf, String)]) -> Result<Vec<PathBuf>, Error> {
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let cleanup = |staged: &[(PathBuf, PathBuf)]| {

@@ -34,6 +34,11 @@ pub struct PlanError {
 
 /// Validates every pair and returns the changes (old → new) and notes about
 /// old names. Nothing is written.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn plan(keys: &[Key], pairs: &[String]) -> Result<(Vec<Change>, Vec<String>), PlanError> {
     let mut changes: Vec<Change> = Vec::new();
     let mut notes = Vec::new();
@@ -126,6 +131,11 @@ fn restore_note(failed: &[String]) -> String {
 }
 
 /// Writes a value into a kernel file.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn write_value(path: &Path, v: u64) -> io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
@@ -139,6 +149,11 @@ pub fn write_value(path: &Path, v: u64) -> io::Result<()> {
 
 /// Applies the changes in order with `write`; on a failure, writes the old
 /// values of those already applied back (in reverse) and reports.
+///
+/// # Errors
+///
+/// When a file under /proc/sys or /sys cannot be read or written (writing needs
+/// root), or a value is out of range; the error names the file or key.
 pub fn apply(
     changes: &[Change],
     mut write: impl FnMut(&Path, u64) -> io::Result<()>,

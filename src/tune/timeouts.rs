@@ -35,6 +35,12 @@ const SCTP: [(u8, &str); 8] = [
 
 impl StateTimeouts {
     /// Reads the timeouts of the calling thread's network namespace.
+    ///
+    /// # Errors
+    ///
+    /// When a file under /proc/sys or /sys cannot be read or written (writing
+    /// needs root), or a value is out of range; the error names the file or
+    /// key.
     pub fn load(paths: &Paths) -> Result<StateTimeouts, Error> {
         let get = |name: &str| -> Result<Option<u32>, Error> {
             Ok(read_u64(&paths.netfilter(name))?.map(|v| v.min(u32::MAX as u64) as u32))

@@ -18,6 +18,11 @@ pub struct Counters {
 
 impl Counters {
     /// Decodes a counters nest; `name` is `CTA_COUNTERS_ORIG` or `_REPLY`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(outer: Attr<'_>, name: &'static str) -> Result<Counters, DecodeError> {
         let mut c = Counters::default();
         for attr in outer.nested() {
@@ -61,6 +66,11 @@ pub struct Timestamp {
 
 impl Timestamp {
     /// Decodes `CTA_TIMESTAMP`.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(outer: Attr<'_>) -> Result<Timestamp, DecodeError> {
         let mut t = Timestamp::default();
         for attr in outer.nested() {

@@ -148,6 +148,11 @@ pub struct Flow<'a> {
 
 impl<'a> Flow<'a> {
     /// Decodes a ctnetlink conntrack message (dump entry, get reply or event).
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(msg: &Message<'a>) -> Result<Flow<'a>, DecodeError> {
         let (nfgen, attrs) = msg.netfilter()?;
         Flow::decode_attrs(nfgen, attrs)
@@ -155,6 +160,11 @@ impl<'a> Flow<'a> {
 
     /// Decodes the attributes of a conntrack message whose `nfgenmsg` has
     /// already been read.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode_attrs(nfgen: NfGenMsg, attrs: &'a [u8]) -> Result<Flow<'a>, DecodeError> {
         let mut f = Flow {
             family: nfgen.family,

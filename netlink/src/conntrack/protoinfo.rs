@@ -155,6 +155,11 @@ impl ProtoInfo {
     }
 
     /// Decodes `CTA_PROTOINFO`. Returns `None` for an empty or unknown nest.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(outer: Attr<'_>) -> Result<Option<ProtoInfo>, DecodeError> {
         let mut info = None;
         for attr in outer.nested() {

@@ -283,6 +283,10 @@ pub const NF_CT_LABELS_MAX_SIZE: usize = 16;
 /// kernel accepts, so a request never carries an oversized attribute (an
 /// attribute length is a u16; past it the kernel would read the payload
 /// as attributes). The error says which field and why.
+///
+/// # Errors
+///
+/// The first field the kernel needs that the flow lacks, as text.
 pub fn check_create(flow: &Flow<'_>) -> Result<(), String> {
     if let Some(h) = &flow.helper {
         if h.len() >= NF_CT_HELPER_NAME_LEN || h.contains('\0') || h.is_empty() {

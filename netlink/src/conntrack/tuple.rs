@@ -112,6 +112,11 @@ pub struct Tuple {
 impl Tuple {
     /// Decodes the payload of a tuple attribute. `name` is the enclosing
     /// attribute, for error paths.
+    ///
+    /// # Errors
+    ///
+    /// A [`DecodeError`](crate::error::DecodeError) naming the attribute path
+    /// when the message is truncated or malformed.
     pub fn decode(outer: Attr<'_>, name: &'static str) -> Result<Tuple, DecodeError> {
         let mut t = Tuple::default();
         for attr in outer.nested() {

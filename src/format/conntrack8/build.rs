@@ -110,6 +110,10 @@ fn tuple(r: &Raw) -> Tuple {
 /// The create request of a `-I` / `-A` command line (conntrack 1.4.7's
 /// `CT_CREATE`), or why libnetfilter_conntrack would not build it (its
 /// `EINVAL`).
+///
+/// # Errors
+///
+/// conntrack 1.4.7's message when the command lacks what a create needs.
 pub fn create(c: &Command) -> Result<Create, &'static str> {
     let t = &c.tmpl;
     let orig_given = c.options & opt::ORIG != 0;

@@ -24,6 +24,10 @@ pub use super::template::{
 
 /// Reads one command line (without the program name). `lookup` answers
 /// protocol and label names.
+///
+/// # Errors
+///
+/// conntrack 1.4.7's error for the command line: its message and exit code.
 pub fn parse(args: &[String], lookup: &dyn Lookup) -> Result<Command, ParseError> {
     let mut c = Command::default();
     let mut notes = Vec::new();

@@ -77,38 +77,71 @@ pub fn long_name(val: u8) -> &'static str {
 
 /// Option bits (`enum ct_options`), in table column order.
 pub mod opt {
+    /// `CT_OPT_ORIG_SRC`.
     pub const ORIG_SRC: u32 = 1 << 0;
+    /// `CT_OPT_ORIG_DST`.
     pub const ORIG_DST: u32 = 1 << 1;
+    /// `CT_OPT_ORIG`.
     pub const ORIG: u32 = ORIG_SRC | ORIG_DST;
+    /// `CT_OPT_REPL_SRC`.
     pub const REPL_SRC: u32 = 1 << 2;
+    /// `CT_OPT_REPL_DST`.
     pub const REPL_DST: u32 = 1 << 3;
+    /// `CT_OPT_REPL`.
     pub const REPL: u32 = REPL_SRC | REPL_DST;
+    /// `CT_OPT_PROTO`.
     pub const PROTO: u32 = 1 << 4;
+    /// `CT_OPT_TUPLE_ORIG`.
     pub const TUPLE_ORIG: u32 = ORIG | PROTO;
+    /// `CT_OPT_TUPLE_REPL`.
     pub const TUPLE_REPL: u32 = REPL | PROTO;
+    /// `CT_OPT_TIMEOUT`.
     pub const TIMEOUT: u32 = 1 << 5;
+    /// `CT_OPT_STATUS`.
     pub const STATUS: u32 = 1 << 6;
+    /// `CT_OPT_ZERO`.
     pub const ZERO: u32 = 1 << 7;
+    /// `CT_OPT_EVENT_MASK`.
     pub const EVENT_MASK: u32 = 1 << 8;
+    /// `CT_OPT_EXP_SRC`.
     pub const EXP_SRC: u32 = 1 << 9;
+    /// `CT_OPT_EXP_DST`.
     pub const EXP_DST: u32 = 1 << 10;
+    /// `CT_OPT_MASK_SRC`.
     pub const MASK_SRC: u32 = 1 << 11;
+    /// `CT_OPT_MASK_DST`.
     pub const MASK_DST: u32 = 1 << 12;
+    /// `CT_OPT_NATRANGE`.
     pub const NATRANGE: u32 = 1 << 13;
+    /// `CT_OPT_MARK`.
     pub const MARK: u32 = 1 << 14;
+    /// `CT_OPT_ID`.
     pub const ID: u32 = 1 << 15;
+    /// `CT_OPT_FAMILY`.
     pub const FAMILY: u32 = 1 << 16;
+    /// `CT_OPT_SRC_NAT`.
     pub const SRC_NAT: u32 = 1 << 17;
+    /// `CT_OPT_DST_NAT`.
     pub const DST_NAT: u32 = 1 << 18;
+    /// `CT_OPT_OUTPUT`.
     pub const OUTPUT: u32 = 1 << 19;
+    /// `CT_OPT_SECMARK`.
     pub const SECMARK: u32 = 1 << 20;
+    /// `CT_OPT_BUFFERSIZE`.
     pub const BUFFERSIZE: u32 = 1 << 21;
+    /// `CT_OPT_ANY_NAT`.
     pub const ANY_NAT: u32 = 1 << 22;
+    /// `CT_OPT_ZONE`.
     pub const ZONE: u32 = 1 << 23;
+    /// `CT_OPT_LABEL`.
     pub const LABEL: u32 = 1 << 24;
+    /// `CT_OPT_ADD_LABEL`.
     pub const ADD_LABEL: u32 = 1 << 25;
+    /// `CT_OPT_DEL_LABEL`.
     pub const DEL_LABEL: u32 = 1 << 26;
+    /// `CT_OPT_ORIG_ZONE`.
     pub const ORIG_ZONE: u32 = 1 << 27;
+    /// `CT_OPT_REPL_ZONE`.
     pub const REPL_ZONE: u32 = 1 << 28;
     /// `CT_COMPARISON`: the options that make conntrack compare entries
     /// with its template (`nfct_cmp`).
@@ -155,25 +188,45 @@ pub const OPTFLAGS: [&str; NUMBER_OF_OPT] = [
 /// The commands (`enum ct_command`), by bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Command {
+    /// `CT_LIST`.
     List = 0,
+    /// `CT_CREATE`.
     Create = 1,
+    /// `CT_UPDATE`.
     Update = 2,
+    /// `CT_DELETE`.
     Delete = 3,
+    /// `CT_GET`.
     Get = 4,
+    /// `CT_FLUSH`.
     Flush = 5,
+    /// `CT_EVENT`.
     Event = 6,
+    /// `CT_VERSION`.
     Version = 7,
+    /// `CT_HELP`.
     Help = 8,
+    /// `CT_EXP_LIST`.
     ExpList = 9,
+    /// `CT_EXP_CREATE`.
     ExpCreate = 10,
+    /// `CT_EXP_DELETE`.
     ExpDelete = 11,
+    /// `CT_EXP_GET`.
     ExpGet = 12,
+    /// `CT_EXP_FLUSH`.
     ExpFlush = 13,
+    /// `CT_EXP_EVENT`.
     ExpEvent = 14,
+    /// `CT_COUNT`.
     Count = 15,
+    /// `CT_EXP_COUNT`.
     ExpCount = 16,
+    /// `CT_STATS`.
     Stats = 17,
+    /// `CT_EXP_STATS`.
     ExpStats = 18,
+    /// `CT_ADD`.
     Add = 19,
 }
 
@@ -271,13 +324,21 @@ pub fn legality(cmd: Option<Command>) -> [u8; NUMBER_OF_OPT] {
 /// A protocol extension of conntrack (`struct ctproto_handler`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
+    /// The tcp extension.
     Tcp,
+    /// The udp extension.
     Udp,
+    /// The udplite extension.
     Udplite,
+    /// The sctp extension.
     Sctp,
+    /// The dccp extension.
     Dccp,
+    /// The icmp extension.
     Icmp,
+    /// The icmpv6 extension.
     Icmpv6,
+    /// The gre extension.
     Gre,
     /// Any other protocol: no options of its own.
     Unknown,

@@ -13,32 +13,51 @@ pub(super) const AF_INET6: u8 = 10;
 
 /// Status bits (`IPS_*`).
 pub mod ips {
+    /// `IPS_EXPECTED`.
     pub const EXPECTED: u32 = 1 << 0;
+    /// `IPS_SEEN_REPLY`.
     pub const SEEN_REPLY: u32 = 1 << 1;
+    /// `IPS_ASSURED`.
     pub const ASSURED: u32 = 1 << 2;
+    /// `IPS_SRC_NAT_DONE`.
     pub const SRC_NAT_DONE: u32 = 1 << 7;
+    /// `IPS_DST_NAT_DONE`.
     pub const DST_NAT_DONE: u32 = 1 << 8;
+    /// `IPS_FIXED_TIMEOUT`.
     pub const FIXED_TIMEOUT: u32 = 1 << 10;
+    /// `IPS_OFFLOAD`.
     pub const OFFLOAD: u32 = 1 << 14;
+    /// `IPS_HW_OFFLOAD`.
     pub const HW_OFFLOAD: u32 = 1 << 15;
 }
 
 /// Output flags (`-o`).
 pub mod out {
+    /// `-o xml`.
     pub const XML: u32 = 1 << 0;
+    /// `-o extended`.
     pub const EXTENDED: u32 = 1 << 1;
+    /// `-o timestamp`.
     pub const TIMESTAMP: u32 = 1 << 2;
+    /// `-o id`.
     pub const ID: u32 = 1 << 3;
+    /// `-o ktimestamp`.
     pub const KTIMESTAMP: u32 = 1 << 4;
+    /// `-o labels`.
     pub const LABELS: u32 = 1 << 5;
+    /// `-o save`.
     pub const SAVE: u32 = 1 << 6;
 }
 
 /// Event flags (`-e`).
 pub mod ev {
+    /// `-e new`.
     pub const NEW: u32 = 1 << 0;
+    /// `-e update`.
     pub const UPDATE: u32 = 1 << 1;
+    /// `-e destroy`.
     pub const DESTROY: u32 = 1 << 2;
+    /// `-e all`.
     pub const ALL: u32 = NEW | UPDATE | DESTROY;
 }
 
@@ -236,6 +255,10 @@ pub trait Lookup {
     fn protocol(&self, name: &str) -> Option<u8>;
     /// A label's bit, by name. `Err` when there is no label map at all,
     /// with the line conntrack prints then (`nfct_labelmap_new: ...`).
+    ///
+    /// # Errors
+    ///
+    /// When the label names no bit (it is not in connlabel.conf).
     fn label(&self, name: &str) -> Result<Option<u32>, String>;
 }
 

@@ -60,7 +60,7 @@ pub mod create;
 pub mod delete;
 pub mod events;
 pub mod expect;
-pub mod labels;
+pub use tune::labels;
 pub mod live;
 pub mod names;
 pub mod nat;

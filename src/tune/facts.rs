@@ -4,8 +4,8 @@
 //! `--older-than`). The faces collect flags; this reads the system once
 //! the flags are known to parse.
 
+use super::labels::LabelMap;
 use crate::error::Error;
-use crate::labels::LabelMap;
 use crate::select::criteria::{AgeMatch, FilterError, IdleMatch};
 use crate::select::filter::Filter;
 use crate::select::timeouts::StateTimeouts;

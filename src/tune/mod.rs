@@ -8,6 +8,7 @@
 
 pub mod facts;
 pub mod keys;
+pub mod labels;
 pub mod persist;
 pub mod recommend;
 pub mod set;

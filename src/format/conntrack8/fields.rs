@@ -383,48 +383,25 @@ pub(super) fn proto_option(
 
 /// A protocol state by the extension's names (exact, case-sensitive).
 pub(super) fn state(proto: Proto, a: &str) -> Result<u8, ParseError> {
-    const TCP: [&str; 10] = [
-        "NONE",
-        "SYN_SENT",
-        "SYN_RECV",
-        "ESTABLISHED",
-        "FIN_WAIT",
-        "CLOSE_WAIT",
-        "LAST_ACK",
-        "TIME_WAIT",
-        "CLOSE",
-        "SYN_SENT2",
-    ];
-    const SCTP: [&str; 8] = [
-        "NONE",
-        "CLOSED",
-        "COOKIE_WAIT",
-        "COOKIE_ECHOED",
-        "ESTABLISHED",
-        "SHUTDOWN_SENT",
-        "SHUTDOWN_RECD",
-        "SHUTDOWN_ACK_SENT",
-    ];
-    const DCCP: [&str; 10] = [
-        "NONE", "REQUEST", "RESPOND", "PARTOPEN", "OPEN", "CLOSEREQ", "CLOSING", "TIMEWAIT",
-        "IGNORE", "INVALID",
-    ];
+    use ctctl_netlink::conntrack::protoinfo::{DCCP_STATES, SCTP_STATES, TCP_STATES};
+    // conntrack 1.4.7's SCTP table stops before the heartbeat states.
+    let sctp = &SCTP_STATES[..8];
     let find = |names: &[&str]| names.iter().position(|n| *n == a).map(|i| i as u8);
     match proto {
         Proto::Tcp => {
             if a == "LISTEN" {
                 return Ok(9);
             }
-            find(&TCP).ok_or_else(|| param(format!("unknown TCP state `{a}'")))
+            find(&TCP_STATES).ok_or_else(|| param(format!("unknown TCP state `{a}'")))
         }
         // conntrack 1.4.7's SCTP state table has two empty slots it
         // compares with: an unknown name crashes it.
-        Proto::Sctp => find(&SCTP).ok_or_else(|| {
+        Proto::Sctp => find(sctp).ok_or_else(|| {
             refuse(
                 Refusal::Crash,
                 format!("unknown SCTP state `{a}' (conntrack 1.4.7 crashes on it)"),
             )
         }),
-        _ => find(&DCCP).ok_or_else(|| param(format!("Unknown DCCP state `{a}'"))),
+        _ => find(&DCCP_STATES).ok_or_else(|| param(format!("Unknown DCCP state `{a}'"))),
     }
 }

@@ -2,8 +2,8 @@
 //! read into a [`LabelMap`] (the file's language is
 //! [`crate::format::connlabel`]).
 
+use super::Paths;
 pub use crate::format::connlabel::LabelMap;
-use crate::tune::Paths;
 
 impl LabelMap {
     /// `connlabel.conf` under `paths.etc` (empty when missing).

@@ -275,7 +275,10 @@ pub fn command_of(letter: u8) -> Option<(Command, Option<Command>)> {
 
 /// `commands_v_options`: 0 illegal, 1 required, 2 optional, 3 one of the
 /// coupled pairs (`--src`+`--dst` or `--reply-src`+`--reply-dst`). The
-/// row for "no command" is all zeros (conntrack reads past its table).
+/// row for "no command" is what lies past conntrack's table: zeros, but
+/// for `--reply-zone`, which 1.4.7 lets through there (measured:
+/// `conntrack --reply-zone 5` prints the usage and exits 0, where every
+/// other option alone is illegal).
 pub fn legality(cmd: Option<Command>) -> [u8; NUMBER_OF_OPT] {
     use Command::*;
     // s d r q p t u z e [ ] { } a m i f n g o c b j w l < > ( )
@@ -317,7 +320,12 @@ pub fn legality(cmd: Option<Command>) -> [u8; NUMBER_OF_OPT] {
             0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0,
         ],
         Some(Version) | Some(ExpFlush) | Some(Count) | Some(ExpCount) | Some(Stats)
-        | Some(ExpStats) | None => [0; NUMBER_OF_OPT],
+        | Some(ExpStats) => [0; NUMBER_OF_OPT],
+        None => {
+            let mut row = [0; NUMBER_OF_OPT];
+            row[NUMBER_OF_OPT - 1] = 2;
+            row
+        }
     }
 }
 

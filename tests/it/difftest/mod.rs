@@ -269,10 +269,30 @@ fn compare(words: &[String], real: &Outcome, face: &Outcome, seed_table: &Table,
     // Exit codes.
     if (real.code, real.signal) != (face.code, face.signal) {
         let tagged = face.stderr.contains("[ctctl: ");
+        // `-U` updates and then looks each entry up again; an entry gone
+        // by then (a zero timeout, a zone-0 twin looked up in its stead)
+        // is not counted, and which one is gone first depends on the
+        // order of the dump, which differs between the two namespaces
+        // (the kernel mixes the namespace into its hash). Same table,
+        // another count: docs/conntrack-drop-in.md.
+        let update = words
+            .iter()
+            .any(|w| w == "-U" || (w.len() > 3 && "--update".starts_with(w.as_str())));
+        let vanished = |o: &Outcome| o.stderr.contains("No such file or directory");
+        let order = update
+            && vanished(real)
+            && vanished(face)
+            && real.table.len() == face.table.len()
+            && real
+                .table
+                .iter()
+                .all(|(k, v)| face.table.get(k).is_some_and(|w| same_timers(v, w, 5)));
         let kind = if real.signal.is_some() {
             "exit: conntrack crashed (documented)"
         } else if tagged {
             "exit: documented difference (tagged)"
+        } else if order {
+            "exit: -U count depends on the dump order (documented)"
         } else {
             "exit: UNDOCUMENTED"
         };

@@ -25,6 +25,7 @@ pub struct Failure {
 
 /// What a batch of requests did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchStats {
     /// Requests the kernel carried out (entries deleted, created, updated).
     pub done: u64,

@@ -23,6 +23,7 @@ use crate::select::set::FilterSet;
 
 /// How entries were removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Method {
     /// One entry named by its full tuple: a single `DELETE`.
     Tuple,

@@ -89,6 +89,7 @@ impl FilterError {
 
 /// A namespace that could not be entered.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum NetnsError {
     /// No namespace by that name or path.
     #[error("no network namespace '{name}' ({path} does not exist; `ip netns list` shows the named ones)")]

@@ -72,6 +72,7 @@ pub struct Event<'a> {
 
 /// What one [`EventStream::poll`] saw.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Polled {
     /// Messages received.
     pub received: usize,

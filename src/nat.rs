@@ -85,6 +85,7 @@ impl NatGroup {
 
 /// A group and how many of its ports are taken.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct NatUse {
     /// The group.
     pub group: NatGroup,

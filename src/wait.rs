@@ -25,6 +25,7 @@ pub const RECHECK: Duration = Duration::from_millis(200);
 
 /// What to wait for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitFor {
     /// An entry matching the filter exists (already, or once created or
     /// changed to match).

@@ -56,6 +56,7 @@ pub enum Op {
 
 /// Whether a probe may run to prove a shape not known yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Policy {
     /// Prove unknown shapes when needed (the CLI's default).
     Probe,

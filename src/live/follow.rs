@@ -96,6 +96,22 @@ struct Drift {
     window: VecDeque<u64>,
 }
 
+/// Why a drift calls for a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Beyond the tolerance over the whole window.
+    Drift,
+    /// Off over a quiet interval: entries dying without events. Such a
+    /// dump waits at least [`SILENT_SPACING`] times the last dump took,
+    /// so that a table whose old entries keep expiring in silence costs
+    /// at most about 1% of a core in dumps (a second a dump at a million
+    /// entries: one every 100 s).
+    Silent,
+}
+
+/// See [`Why::Silent`].
+const SILENT_SPACING: u32 = 100;
+
 /// Reads of the kernel's count a drift must persist over.
 const DRIFT_WINDOW: usize = 5;
 
@@ -105,8 +121,8 @@ impl Drift {
     }
 
     /// Notes a read (`quiet`: no event came since the previous one);
-    /// whether the drift calls for a dump.
-    fn note(&mut self, kernel: u64, tracked: u64, quiet: bool) -> bool {
+    /// whether the drift calls for a dump, and why.
+    fn note(&mut self, kernel: u64, tracked: u64, quiet: bool) -> Option<Why> {
         let off = kernel.abs_diff(tracked);
         let silent = quiet && off > 0 && self.drifting();
         self.window.push_back(off);
@@ -114,7 +130,13 @@ impl Drift {
             self.window.pop_front();
         }
         let tol = Drift::tolerance(kernel);
-        silent || (self.window.len() == DRIFT_WINDOW && self.window.iter().all(|d| *d > tol))
+        if self.window.len() == DRIFT_WINDOW && self.window.iter().all(|d| *d > tol) {
+            Some(Why::Drift)
+        } else if silent {
+            Some(Why::Silent)
+        } else {
+            None
+        }
     }
 
     /// Whether the last read was off (the next comes sooner).
@@ -131,6 +153,8 @@ impl Drift {
 struct Sched {
     dumped: Option<Instant>,
     need_resync: bool,
+    /// The resync is owed only to a quiet drift ([`Why::Silent`]).
+    silent: bool,
     refreshed: Option<Instant>,
     events_at_refresh: u64,
     drift: Drift,
@@ -363,6 +387,7 @@ fn open(
         sched: Mutex::new(Sched {
             dumped: None,
             need_resync: true,
+            silent: false,
             refreshed: None,
             events_at_refresh: 0,
             drift: Drift::default(),
@@ -438,6 +463,7 @@ fn resync(inner: &Inner, ns: &Arc<Ns>) -> crate::error::Result<()> {
         let mut s = lock(&ns.sched);
         s.dumped = Some(Instant::now());
         s.need_resync = false;
+        s.silent = false;
         s.drift.reset();
     }
     let mut ev = lock(&ns.events);
@@ -651,7 +677,11 @@ fn worker(inner: &Arc<Inner>) {
                 // After an overrun or a drift: not sooner than the back-off
                 // (which doubles while overruns go on) nor than four times
                 // the last dump took (a dump must not follow a dump).
-                let wait = s.backoff.max(s.dump_took * 4);
+                let wait = if s.silent {
+                    s.backoff.max(s.dump_took * SILENT_SPACING)
+                } else {
+                    s.backoff.max(s.dump_took * 4)
+                };
                 (
                     s.refreshed.is_none_or(|r| r.elapsed() >= every),
                     (s.need_resync && since_dump >= wait)
@@ -673,13 +703,14 @@ fn worker(inner: &Arc<Inner>) {
                 let quiet = s.refreshed.is_some() && s.events_at_refresh == events;
                 s.refreshed = Some(Instant::now());
                 s.events_at_refresh = events;
-                if s.drift.note(kernel, tracked, quiet) {
+                if let Some(why) = s.drift.note(kernel, tracked, quiet) {
                     tracing::debug!(
                         kernel,
                         tracked,
-                        "namespace {}: drift persists, resync",
+                        "namespace {}: drift ({why:?}), resync",
                         ns.label
                     );
+                    s.silent = why == Why::Silent && (s.silent || !s.need_resync);
                     s.need_resync = true;
                 }
             }
@@ -727,21 +758,26 @@ mod tests {
     fn drift_needs_to_persist_over_the_window() {
         let mut d = Drift::default();
         for _ in 0..DRIFT_WINDOW - 1 {
-            assert!(!d.note(1_000_000, 998_000, false));
+            assert_eq!(d.note(1_000_000, 998_000, false), None);
         }
-        assert!(
+        assert_eq!(
             d.note(1_000_000, 998_000, false),
+            Some(Why::Drift),
             "2,000 off for 5 reads: resync"
         );
         let mut d = Drift::default();
         for i in 0..20 {
             // In-flight churn: within tolerance, or back to nothing.
             let off = if i % 3 == 0 { 5_000 } else { 10 };
-            assert!(!d.note(1_000_000, 1_000_000 - off, false));
+            assert_eq!(d.note(1_000_000, 1_000_000 - off, false), None);
         }
         let mut d = Drift::default();
         for _ in 0..20 {
-            assert!(!d.note(100, 60, false), "under 64 entries is in flight");
+            assert_eq!(
+                d.note(100, 60, false),
+                None,
+                "under 64 entries is in flight"
+            );
         }
     }
 
@@ -750,19 +786,27 @@ mod tests {
         // Entries that die without events (created before the listener):
         // off by 50 on a read after events, then on a quiet read.
         let mut d = Drift::default();
-        assert!(!d.note(70, 70, false));
-        assert!(!d.note(20, 70, false), "events came meanwhile: may lag");
+        assert_eq!(d.note(70, 70, false), None);
+        assert_eq!(
+            d.note(20, 70, false),
+            None,
+            "events came meanwhile: may lag"
+        );
         assert!(d.drifting(), "the next read comes sooner");
-        assert!(d.note(20, 70, true), "no event since, still off: dump");
+        assert_eq!(
+            d.note(20, 70, true),
+            Some(Why::Silent),
+            "no event since, still off"
+        );
         // Quiet and exact: nothing to do.
         let mut d = Drift::default();
         for _ in 0..10 {
-            assert!(!d.note(20, 20, true));
+            assert_eq!(d.note(20, 20, true), None);
         }
         // Off once, then right again: it was in flight.
         let mut d = Drift::default();
-        assert!(!d.note(20, 21, true));
-        assert!(!d.note(20, 20, true));
+        assert_eq!(d.note(20, 21, true), None);
+        assert_eq!(d.note(20, 20, true), None);
         assert!(!d.drifting());
     }
 }

@@ -67,6 +67,17 @@ impl Render {
                     Some("update") => "-U",
                     Some(_) => "-D",
                 };
+                if cmd == "-D" {
+                    // Without the time the entry had left: a replayed -D
+                    // compares a timeout exactly, and a mirror's timer is
+                    // not the one that ran out here (conntrack 1.4.7
+                    // writes it; its face still does).
+                    let gone = Flow {
+                        timeout: None,
+                        ..f.clone()
+                    };
+                    return super::save::write(out, &gone, cmd);
+                }
                 super::save::write(out, f, cmd)
             }
             Format::Text | Format::Extended => {

@@ -148,7 +148,11 @@ fn route(tables: &metrics::Tables, req: &http::Request) -> http::Response {
             200,
             "ctctl exporter: the conntrack table for Prometheus at /metrics\n",
         ),
-        "/-/healthy" | "/-/ready" => http::Response::text(200, "OK\n"),
+        "/-/healthy" => http::Response::text(200, "OK\n"),
+        // Ready once every table found at start was dumped: until then
+        // the figures would be partial.
+        "/-/ready" if tables.follower.ready() => http::Response::text(200, "OK\n"),
+        "/-/ready" => http::Response::text(503, "starting: dumping the tables\n"),
         _ => http::Response::text(404, "Not Found\n"),
     }
 }

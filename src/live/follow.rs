@@ -212,6 +212,8 @@ struct Inner {
     stop: AtomicBool,
     own: Option<NsKey>,
     last_scan: Mutex<discover::ScanStats>,
+    /// Every namespace found at start has been dumped once.
+    ready: AtomicBool,
 }
 
 /// The tables of a set of namespaces, kept by two threads. The threads
@@ -266,6 +268,7 @@ impl Follower {
             stop: AtomicBool::new(false),
             own: discover::own(),
             last_scan: Mutex::new(discover::ScanStats::default()),
+            ready: AtomicBool::new(false),
         });
         match &targets {
             Targets::Fixed(list) => {
@@ -331,6 +334,13 @@ impl Follower {
     /// The last namespace scan's figures (`All`).
     pub fn last_scan(&self) -> discover::ScanStats {
         lock(&self.inner.last_scan).clone()
+    }
+
+    /// Whether every namespace found at start has been dumped once (the
+    /// figures are whole). Once true it stays true: a namespace found
+    /// later starts from its own dump a moment after.
+    pub fn ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
     }
 
     /// Stops the threads; the sockets close as the namespaces drop.
@@ -660,7 +670,9 @@ fn worker(inner: &Arc<Inner>) {
             }
         }
         let nss = inner.nss.read().unwrap_or_else(|p| p.into_inner()).clone();
-        for ns in nss {
+        let mut all_dumped = true;
+        for ns in &nss {
+            let ns = Arc::clone(ns);
             let (events, dirty) = {
                 let t = lock(&ns.table);
                 (t.events.iter().sum::<u64>(), t.dirty)
@@ -746,6 +758,10 @@ fn worker(inner: &Arc<Inner>) {
                 rank(&ns, inner.opts.top);
                 lock(&ns.sched).ranked = Some(Instant::now());
             }
+            all_dumped &= lock(&ns.sched).dumped.is_some();
+        }
+        if all_dumped && !inner.ready.load(Ordering::Relaxed) {
+            inner.ready.store(true, Ordering::Relaxed);
         }
     }
 }

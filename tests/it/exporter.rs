@@ -468,6 +468,16 @@ fn all_netns_follows_new_namespaces_and_releases_deleted_ones_so_the_kernel_free
     let (exporter, port) = start(None, &["--all-netns", "--scan-interval", "500ms"]);
     let entries =
         |text: &str, label: &str| value(text, &format!("conntrack_entries{{netns=\"{label}\"}}"));
+    // Ready (the readiness probe) once every namespace found at start was
+    // dumped, 503 before.
+    within(30, "the exporter is ready", || {
+        let r = get(port, "/-/ready");
+        assert!(
+            r.starts_with("HTTP/1.1 200") || r.starts_with("HTTP/1.1 503"),
+            "{r}"
+        );
+        r.starts_with("HTTP/1.1 200").then_some(())
+    });
 
     // A namespace added later, with 20,000 entries: followed within 10 s.
     let ns = Netns::new();

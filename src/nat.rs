@@ -41,6 +41,11 @@ pub fn auto_range(orig_sport: u16) -> PortRange {
     }
 }
 
+/// The ports in a range.
+pub fn ports(r: PortRange) -> u64 {
+    u64::from(r.hi.saturating_sub(r.lo)) + 1
+}
+
 /// One protocol, NAT address and destination, and the ports NAT can pick
 /// from for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,7 +84,7 @@ impl NatGroup {
 
     /// Ports in the range.
     pub fn available(&self) -> u64 {
-        u64::from(self.range.hi.saturating_sub(self.range.lo)) + 1
+        ports(self.range)
     }
 }
 

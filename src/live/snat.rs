@@ -17,11 +17,15 @@ use std::net::IpAddr;
 use ctctl_netlink::conntrack::Flow;
 
 use super::counts::Tally;
-use crate::nat::NatGroup;
+use crate::nat::{auto_range, ports, NatGroup};
 use crate::select::criteria::PortRange;
 
 /// NAT addresses told apart (more go into one "other" id).
 const MAX_IDS: usize = 0xfffe;
+
+/// An original source port of each of the kernel's automatic ranges, by
+/// class (1, 2, 3).
+const CLASS_PORT: [u16; 3] = [1024, 512, 0];
 
 /// Per NAT address: its fullest group and its entries.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -59,35 +63,31 @@ impl SnatCounts {
         }
     }
 
-    /// The same range and names, no counts (for a table rebuilt from a dump).
-    pub fn fresh(&self) -> SnatCounts {
-        SnatCounts {
-            range: self.range,
-            ids: self.ids.clone(),
-            names: self.names.clone(),
-            groups: Tally::new(),
-            hasher: self.hasher.clone(),
-        }
-    }
-
+    /// The range class of a group: 0 the rules' range, 1 to 3 the
+    /// kernel's automatic ranges (see [`CLASS_PORT`]).
     fn class(&self, g: &NatGroup) -> u64 {
         if self.range.is_some() {
             return 0;
         }
-        match g.range.lo {
-            1024 => 1,
-            600 => 2,
-            _ => 3,
-        }
+        CLASS_PORT
+            .iter()
+            .position(|p| auto_range(*p) == g.range)
+            .map_or(3, |i| i as u64 + 1)
     }
 
     fn key(&mut self, f: &Flow<'_>) -> Option<u64> {
         let g = NatGroup::of(f, self.range)?;
-        let next = self.names.len().min(MAX_IDS) as u16;
-        let id = *self.ids.entry((g.proto, g.snat)).or_insert_with(|| next);
-        if usize::from(id) == self.names.len() && self.names.len() < MAX_IDS {
-            self.names.push((g.proto, g.snat));
-        }
+        // Addresses beyond MAX_IDS share the last id, and are not kept.
+        let id = match self.ids.get(&(g.proto, g.snat)) {
+            Some(id) => *id,
+            None if self.names.len() < MAX_IDS => {
+                let id = self.names.len() as u16;
+                self.ids.insert((g.proto, g.snat), id);
+                self.names.push((g.proto, g.snat));
+                id
+            }
+            None => MAX_IDS as u16,
+        };
         let h = self.hasher.hash_one((g.dst, g.dport)) & ((1 << 46) - 1);
         Some(u64::from(id) << 48 | self.class(&g) << 46 | h)
     }
@@ -108,19 +108,11 @@ impl SnatCounts {
 
     /// Ports available to a group of `class`.
     fn available(&self, class: u64) -> f64 {
-        let r = match class {
-            0 => self.range.unwrap_or(PortRange {
-                lo: 1024,
-                hi: 65535,
-            }),
-            1 => PortRange {
-                lo: 1024,
-                hi: 65535,
-            },
-            2 => PortRange { lo: 600, hi: 1023 },
-            _ => PortRange { lo: 1, hi: 511 },
+        let r = match (class, self.range) {
+            (0, Some(r)) => r,
+            (c, _) => auto_range(CLASS_PORT[(c.max(1) - 1) as usize]),
         };
-        f64::from(r.hi.saturating_sub(r.lo)) + 1.0
+        ports(r) as f64
     }
 
     /// Folds shard `i` into `acc` (id to fullest utilisation and entries).

@@ -154,26 +154,12 @@ pub fn local_v6(if_inet6: &str) -> Vec<IpAddr> {
 }
 
 /// Every pod with a process on this host, and its addresses: for `count
-/// --by pod`, read fresh.
+/// --by pod`, read fresh. Each namespace is named by its lowest process,
+/// as the exporter names it (the same scan, [`super::discover::scan`]).
 pub fn host_pods(logs: &Path) -> HashMap<IpAddr, Pod> {
     let dir = PodDirectory::read(logs);
     let mut by_addr = HashMap::new();
-    let mut seen: HashMap<(u64, u64), ()> = HashMap::new();
-    let pids: Vec<u32> = std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    for pid in pids {
-        use std::os::unix::fs::MetadataExt;
-        let Ok(m) = std::fs::metadata(format!("/proc/{pid}/ns/net")) else {
-            continue;
-        };
-        if seen.insert((m.dev(), m.ino()), ()).is_some() {
-            continue;
-        }
+    for pid in super::discover::scan().0.values().filter_map(|f| f.pid) {
         let Some(pod) = dir.of_pid(pid) else { continue };
         for a in addresses(pid) {
             by_addr.insert(a, pod.clone());

@@ -70,7 +70,7 @@ pub fn run(cli: &Cli, a: &NatArgs) -> anyhow::Result<Outcome> {
 
 /// `{"proto":"tcp","snat":"192.0.2.1","dst":"203.0.113.7","dport":443,
 /// "ports_used":52000,"ports_available":64512,"utilization":0.806}`.
-fn write_json(b: &mut Vec<u8>, u: &NatUse) {
+pub(super) fn write_json(b: &mut Vec<u8>, u: &NatUse) {
     let g = &u.group;
     b.extend_from_slice(b"{\"proto\":");
     json::string(b, proto_name(g.proto));

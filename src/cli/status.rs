@@ -510,21 +510,11 @@ fn print(cli: &Cli, r: &Report) -> anyhow::Result<()> {
             ),
             None => b.extend_from_slice(b"null"),
         }
+        b.extend_from_slice(b",\"snat\":");
         match &r.snat {
-            Some(u) => b.extend_from_slice(
-                format!(
-                    ",\"snat\":{{\"proto\":\"{}\",\"snat\":\"{}\",\"dst\":\"{}\",\"dport\":{},\"ports_used\":{},\"ports_available\":{},\"utilization\":{:.4}}}",
-                    crate::flow::proto_name(u.group.proto),
-                    u.group.snat,
-                    u.group.dst,
-                    u.group.dport,
-                    u.used,
-                    u.group.available(),
-                    u.utilization()
-                )
-                .as_bytes(),
-            ),
-            None => b.extend_from_slice(b",\"snat\":null"),
+            // The same object as a line of `ctctl -o json nat`.
+            Some(u) => super::nat::write_json(b, u),
+            None => b.extend_from_slice(b"null"),
         }
         b.extend_from_slice(b",\"switches\":{");
         for (i, (k, v)) in r.switches.iter().enumerate() {

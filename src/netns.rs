@@ -51,14 +51,7 @@ where
     T: Send,
     F: FnOnce() -> T + Send,
 {
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            enter(name_or_path)?;
-            Ok(f())
-        })
-        .join()
-        .unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
+    Netns::open(name_or_path)?.run(f)
 }
 
 /// A network namespace held open: its file descriptor, taken once. Sockets

@@ -51,8 +51,10 @@ pub fn create_request<'f>(
 ///
 /// # Errors
 ///
-/// [`Error::Netlink`](crate::error::Error::Netlink) when the kernel refuses a
-/// request or the socket fails (the errno and the operation are kept).
+/// [`Error::Flow`](crate::error::Error::Flow) naming the field that is
+/// missing or contradicts another; [`Error::Value`](crate::error::Error::Value)
+/// for a helper name or labels longer than the kernel takes. Nothing is
+/// sent.
 pub fn complete<'f>(f: &'f Flow<'f>) -> Result<Cow<'f, Flow<'f>>> {
     use ctctl_netlink::conntrack::proto;
     use ctctl_netlink::header::{AF_INET, AF_INET6};
@@ -85,6 +87,10 @@ pub fn complete<'f>(f: &'f Flow<'f>) -> Result<Cow<'f, Flow<'f>>> {
     if f.timeout.is_none() {
         return bad("timeout", "a timeout (seconds) is required");
     }
+    // The wire layer's bounds (helper name, labels), so that nothing
+    // oversized reaches the encoder.
+    ctctl_netlink::conntrack::request::check_create(f)
+        .map_err(|e| crate::error::Error::Value(e.into()))?;
     let no_reply = f.reply.src.is_none() && f.reply.dst.is_none();
     if let (Some(rs), Some(rd)) = (f.reply.src, f.reply.dst) {
         if rs.is_ipv4() != src.is_ipv4() || rd.is_ipv4() != src.is_ipv4() {

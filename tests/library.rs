@@ -395,4 +395,15 @@ fn create_names_what_a_flow_lacks() {
             other => panic!("{field}: {other:?}"),
         }
     }
+    // A helper name past the kernel's bound is an error here, not a panic
+    // in the encoder (an attribute length is 16 bits).
+    let long = "h".repeat(70_000);
+    let f = Flow {
+        helper: Some(long.as_str().into()),
+        ..base.clone()
+    };
+    match ctctl::create::complete(&f) {
+        Err(ctctl::Error::Value(e)) => assert!(e.0.contains("helper"), "{e}"),
+        other => panic!("{other:?}"),
+    }
 }

@@ -670,7 +670,8 @@ fn worker(inner: &Arc<Inner>) {
             }
         }
         let nss = inner.nss.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut all_dumped = true;
+        // Until ready: whether every namespace has been dumped once.
+        let mut all_dumped = !inner.ready.load(Ordering::Relaxed);
         for ns in &nss {
             let ns = Arc::clone(ns);
             let (events, dirty) = {
@@ -758,9 +759,11 @@ fn worker(inner: &Arc<Inner>) {
                 rank(&ns, inner.opts.top);
                 lock(&ns.sched).ranked = Some(Instant::now());
             }
-            all_dumped &= lock(&ns.sched).dumped.is_some();
+            if all_dumped {
+                all_dumped = lock(&ns.sched).dumped.is_some();
+            }
         }
-        if all_dumped && !inner.ready.load(Ordering::Relaxed) {
+        if all_dumped {
             inner.ready.store(true, Ordering::Relaxed);
         }
     }

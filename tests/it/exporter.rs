@@ -614,14 +614,16 @@ fn two_hundred_namespaces_come_and_go_and_threads_fds_and_memory_stay_where_they
         cycle(r);
     }
     // A leak grows with every namespace (200 of them); what the rest of
-    // the suite does meanwhile passes. So: back where they were, within 30 s.
+    // the suite does meanwhile passes (and may have been in the first
+    // count: a scrape's connection, another test's namespace half open).
+    // So: back to at most where they were, within 30 s.
     within(30, "threads and descriptors back where they were", || {
         let now = (proc_status(pid, "Threads:"), sample());
         eprintln!(
             "threads {} (were {threads}), descriptors {:?} (were {fd0})",
             now.0, now.1
         );
-        (now == (threads, Some(fd0))).then_some(())
+        (now.0 == threads && now.1.is_some_and(|n| n <= fd0)).then_some(())
     });
     let grew = proc_status(pid, "VmRSS:") as i64 - rss as i64;
     assert!(grew < 8 << 10, "RSS grew {grew} kB over 200 namespaces");
